@@ -4,8 +4,8 @@ Uplift models of the effect of a collections visit on a delinquent customer's ch
 cure, exact explanations, and visit plans that fit the staff a bank has.
 """
 
-from visitrisk.contract import DataError, Portfolio
+from visitrisk.contract import DataError, Portfolio, load_portfolio
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DataError", "Portfolio", "__version__"]
+__all__ = ["DataError", "Portfolio", "__version__", "load_portfolio"]
