@@ -4,7 +4,7 @@ Uplift models of the effect of a collections visit on a delinquent customer's ch
 cure, exact explanations, and visit plans that fit the staff a bank has.
 """
 
-from visitrisk.contract import DataError, Portfolio
+from visitrisk.contract import DataError, Portfolio, load_portfolio
 from visitrisk.ledger import customer_ledger, loan_ledger, settle_installments
 
 __version__ = "0.1.0.dev0"
@@ -14,6 +14,7 @@ __all__ = [
     "Portfolio",
     "__version__",
     "customer_ledger",
+    "load_portfolio",
     "loan_ledger",
     "settle_installments",
 ]
