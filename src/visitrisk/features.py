@@ -545,10 +545,12 @@ def _paid_cents_by(payments: pd.DataFrame, loan: np.ndarray, day: np.ndarray) ->
     pay_day = payments["pay_day"].to_numpy()[order]
     cents = np.round(payments["amount"].to_numpy()[order] * 100).astype(np.int64)
     running = np.concatenate([[0], np.cumsum(cents)])
+    # Days relative to the earliest one keep every key of a loan inside [loan * span, ...).
+    base = min(pay_day.min(initial=0), day.min(initial=0))
     span = np.int64(2**32)
-    keys = pay_loan * span + pay_day
-    upto = np.searchsorted(keys, loan * span + day, side="right")
-    before_loan = np.searchsorted(keys, loan * span - _NEVER, side="left")
+    keys = pay_loan * span + (pay_day - base)
+    upto = np.searchsorted(keys, loan * span + (day - base), side="right")
+    before_loan = np.searchsorted(keys, loan * span, side="left")
     return running[upto] - running[before_loan]
 
 
@@ -792,6 +794,19 @@ def _snapshot_state(book: _Book, loan_state: pd.DataFrame) -> tuple[pd.DataFrame
     return state, open_loan
 
 
+def _refuse_reversals(book: _Book, rows: np.ndarray) -> None:
+    """Stop on reversals: delinquency runs assume a covered installment stays covered."""
+    reversal = rows & (book.payments["amount"].to_numpy() < 0)
+    if reversal.any():
+        loans = book.payments.loc[reversal, "loan_id"].drop_duplicates()
+        raise ValueError(
+            "Table 'payments', column 'amount': delinquency history and cure labels do not "
+            f"support reversals (negative payments) yet; {len(loans)} loan(s) have them, e.g. "
+            f"{', '.join(loans.head(5))}. Net each reversal against the payment it cancels "
+            "before building features."
+        )
+
+
 def _features_on_dates(
     book: _Book,
     stamps: list[pd.Timestamp],
@@ -833,6 +848,7 @@ def _features_on_dates(
     grid_dates = sorted(
         {date for stamp in stamps for date in (*_history_grid(stamp)[0], *_history_grid(stamp)[1:])}
     )
+    _refuse_reversals(book, payments_known & population_loans[book.payments["loan"]])
     grid_state = _loan_states(book, population_loans, payments_known, grid_dates)
     settled = _settle(book, population_loans, payments_known)
     payments = book.payments.loc[payments_known & population_loans[book.payments["loan"]]]
