@@ -5,7 +5,15 @@ cure, exact explanations, and visit plans that fit the staff a bank has.
 """
 
 from visitrisk.contract import DataError, Portfolio
+from visitrisk.ledger import customer_ledger, loan_ledger, settle_installments
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DataError", "Portfolio", "__version__"]
+__all__ = [
+    "DataError",
+    "Portfolio",
+    "__version__",
+    "customer_ledger",
+    "loan_ledger",
+    "settle_installments",
+]
