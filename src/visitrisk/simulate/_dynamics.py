@@ -155,6 +155,35 @@ def loans_of(book: Book, customers: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return loans + np.arange(len(loans)), owner
 
 
+def _bad_harvest_hit(world: World, day: int) -> np.ndarray | None:
+    """Townships whose bad harvest weighs on ``day`` (July to March), or None."""
+    month = int(month_of(day))
+    if 4 <= month <= 6:
+        return None
+    return world.bad_harvest[:, int(year_of(day)) - (month <= 3) - world.first_year]
+
+
+def _calendar_cure_factor(world: World, day: int) -> np.ndarray:
+    """Season x payday x bad-harvest factor of ``day``, by ``township * 4 + segment``."""
+    month = int(month_of(day))
+    by_segment = _SEASON_CURE[:, month].copy()
+    payday = _PAYDAY_DAYS[0] <= day_of_month(day) <= _PAYDAY_DAYS[1]
+    by_segment[SALARIED] *= _PAYDAY_CURE[0 if payday else 1]
+    factor = np.tile(by_segment, (len(world.bad_harvest), 1))
+    hit = _bad_harvest_hit(world, day)
+    if hit is not None:
+        factor[hit] *= _HARVEST_CURE
+    return factor.ravel()
+
+
+#: Duration factor of the catch-up hazard by DPD (constant beyond the table): late payers
+#: settle within days; after that the chance fades slowly.
+_DPD = np.arange(20_000)
+DURATION_FACTOR = (0.5 + 6.0 * np.exp(-(_DPD - 1) / 8.0)) * (1 + _DPD / 730.0) ** -0.5
+#: exp(-(days since a visit - 1) / VISIT_EFFECT_DAYS), by days since; ~1e-40 at the end.
+_FADE = np.exp(-np.arange(2_000) / VISIT_EFFECT_DAYS)
+
+
 def cure_hazard(
     world: World,
     customers: np.ndarray,
@@ -168,24 +197,21 @@ def cure_hazard(
     ``cure_hazard(..., f)`` to the last bit: the exact ground truth relies on it.
     """
     people = world.people
-    segment = people.segment[customers]
-    month = int(month_of(day))
-    rate = np.exp(people.cure_log_rate[customers]) * _SEASON_CURE[segment, month]
-    if month >= 7 or month <= 3:
-        harvest_year = int(year_of(day)) - (month <= 3) - world.first_year
-        hit = world.bad_harvest[people.township[customers], harvest_year]
-        rate = rate * np.where(hit, _HARVEST_CURE[segment], 1.0)
-    payday = _PAYDAY_DAYS[0] <= day_of_month(day) <= _PAYDAY_DAYS[1]
-    rate = rate * np.where(segment == SALARIED, _PAYDAY_CURE[0 if payday else 1], 1.0)
-    duration = (0.5 + 6.0 * np.exp(-(dpd - 1) / 8.0)) * (1 + dpd / 730.0) ** -0.5
-    return rate * duration * visit_factor
+    calendar = _calendar_cure_factor(world, day)[people.township_segment[customers]]
+    duration = DURATION_FACTOR[np.minimum(dpd, len(DURATION_FACTOR) - 1)]
+    return people.cure_rate[customers] * calendar * duration * visit_factor
 
 
-def visit_factor(last_visit: np.ndarray, strength: np.ndarray, day: int) -> np.ndarray:
-    """Hazard factor on ``day`` of the most recent visit (made at the end of ``last_visit``)."""
-    elapsed = day - last_visit - 1
-    fade = np.exp(-np.minimum(elapsed, 10_000) / VISIT_EFFECT_DAYS)
-    return np.where(day > last_visit, 1.0 + strength * fade, 1.0)
+def visit_factor(
+    last_visit: np.ndarray, strength: np.ndarray, day: int | np.ndarray
+) -> np.ndarray:
+    """Hazard factor on ``day`` of the most recent visit (made at the end of ``last_visit``).
+
+    ``1 + strength * exp(-(day - last_visit - 1) / VISIT_EFFECT_DAYS)`` after the visit
+    day, 1 before; exactly 1 when ``strength`` is 0.
+    """
+    elapsed = np.clip(day - last_visit - 1, 0, len(_FADE) - 1)
+    return np.where(day > last_visit, 1.0 + strength * _FADE[elapsed], 1.0)
 
 
 def visit_strength(
@@ -257,15 +283,14 @@ def initial_state(world: World, rng: np.random.Generator, recorder: Recorder) ->
 
 
 def _miss_logit(world: World, customers: np.ndarray, day: int) -> np.ndarray:
+    """Log-odds that ``customers`` miss an installment due on ``day`` (before balloon and
+    arrears shifts)."""
     people = world.people
-    segment = people.segment[customers]
-    month = int(month_of(day))
-    logit = people.miss_logit[customers] + _SEASON_MISS[segment, month]
-    if month >= 7 or month <= 3:
-        harvest_year = int(year_of(day)) - (month <= 3) - world.first_year
-        hit = world.bad_harvest[people.township[customers], harvest_year]
-        logit = logit + np.where(hit, _HARVEST_MISS[segment], 0.0)
-    return logit
+    shift = np.tile(_SEASON_MISS[:, int(month_of(day))], (len(world.bad_harvest), 1))
+    hit = _bad_harvest_hit(world, day)
+    if hit is not None:
+        shift[hit] += _HARVEST_MISS
+    return people.miss_logit[customers] + shift.ravel()[people.township_segment[customers]]
 
 
 def partial_payments(
@@ -443,7 +468,7 @@ def _systematic_sample(
     Unit ``i`` is drawn with probability exactly ``probability[i]`` (< 1), and a group
     yields the floor or the ceiling of its summed probabilities.
     """
-    order = np.lexsort((rng.random(len(group)), group))
+    order = np.argsort(group + rng.random(len(group)))
     group_sorted = group[order]
     cumulative = np.cumsum(probability[order])
     size = np.bincount(group_sorted, minlength=n_groups)
@@ -551,3 +576,60 @@ def run(
         payment_day(world, state, day, rng, recorder, first_day)
         if day < visits_until:
             historic_visits(world, state, day, rng, recorder)
+
+
+def clone_customers(
+    world: World, state: State, customers: np.ndarray, until: int
+) -> tuple[World, State]:
+    """A world of copies of ``customers`` (repeats allowed), ready to run from ``state.day``.
+
+    Each copy gets its own loans and state; the copies share places, staff, calendar and
+    bad harvests. Only installments due in ``(state.day, until]`` are kept, since what is
+    due before is already summed in the state. Used to simulate many futures at once.
+    """
+    book = world.book
+    loans, owner = loans_of(book, customers)
+    kept = np.flatnonzero((book.installment_due > state.day) & (book.installment_due <= until))
+    kept = kept[np.argsort(book.installment_loan[kept], kind="stable")]
+    per_loan = np.bincount(book.installment_loan[kept], minlength=len(book.loan_customer))
+    first_row = np.cumsum(per_loan) - per_loan
+    counts = per_loan[loans]
+    offsets = np.cumsum(counts) - counts
+    rows = kept[np.repeat(first_row[loans] - offsets, counts) + np.arange(counts.sum())]
+    new_loan = np.repeat(np.arange(len(loans)), counts)
+    order = np.lexsort((new_loan, book.installment_due[rows]))
+    rows, new_loan = rows[order], new_loan[order]
+
+    loan_count = book.customer_loan_count[customers]
+    clone_book = Book(
+        loan_customer=owner,
+        loan_product=book.loan_product[loans],
+        loan_origination=book.loan_origination[loans],
+        loan_maturity=book.loan_maturity[loans],
+        loan_principal=book.loan_principal[loans],
+        loan_rate=book.loan_rate[loans],
+        customer_first_loan=np.cumsum(loan_count) - loan_count,
+        customer_loan_count=loan_count,
+        installment_loan=new_loan,
+        installment_due=book.installment_due[rows],
+        installment_cents=book.installment_cents[rows],
+        installment_balloon=book.installment_balloon[rows],
+        origination_order=np.argsort(book.loan_origination[loans], kind="stable"),
+    )
+    people = People(
+        **{name: value[customers] for name, value in vars(world.people).items()}
+    )
+    n_customers = len(world.people)
+    clone_state = State(
+        **{
+            name: (
+                value
+                if not isinstance(value, np.ndarray)
+                else value[customers]
+                if len(value) == n_customers
+                else value[loans]
+            )
+            for name, value in vars(state).items()
+        }
+    )
+    return replace(world, people=people, book=clone_book), clone_state

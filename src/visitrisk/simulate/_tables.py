@@ -18,6 +18,8 @@ from visitrisk.simulate._world import (
 
 __all__: list[str] = []
 
+_LEAVE_KNOWN_DAYS = 90
+
 
 def _ids(prefix: str, count: int, width: int) -> pd.array:
     """``prefix`` + zero-padded 1-based numbers, as a pandas ``str`` array."""
@@ -158,8 +160,10 @@ def _staff(world: World, ids: Ids) -> pd.DataFrame:
     working = np.full(len(staff.branch), "", dtype=object)
     for k, name in enumerate(WEEKDAYS):
         working = working + np.where(staff.weekdays[:, k], name + " ", "")
-    absences = pd.Series(_dates(staff.absent_day).astype("datetime64[D]").astype(str))
-    absent = absences.groupby(staff.absent_officer).agg(" ".join)
+    # HR knows leave a few months ahead; the world holds more for forward simulation.
+    known = staff.absent_day <= world.as_of + _LEAVE_KNOWN_DAYS
+    absences = pd.Series(_dates(staff.absent_day[known]).astype("datetime64[D]").astype(str))
+    absent = absences.groupby(staff.absent_officer[known]).agg(" ".join)
     absent_dates = absent.reindex(np.arange(len(staff.branch)))
     covers = np.where(staff.covers >= 0, ids.branch.to_numpy(dtype=str)[staff.covers], None)
     return pd.DataFrame(

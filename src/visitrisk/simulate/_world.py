@@ -92,8 +92,7 @@ class Places:
 class People:
     """Customers: where they live, what they are, and their latent traits.
 
-    ``cure_log_rate`` (log of the daily catch-up hazard before calendar, duration and visit
-    factors), ``miss_logit`` (log-odds of missing an installment) and ``visit_response``
+    ``cure_rate`` (the daily catch-up hazard before calendar, duration and visit factors), ``miss_logit`` (log-odds of missing an installment) and ``visit_response``
     (the factor a first visit multiplies the catch-up hazard by) are functions of the traits
     and never appear in a contract table.
     """
@@ -110,7 +109,9 @@ class People:
     disorganisation: np.ndarray
     willingness: np.ndarray
     latent_group: np.ndarray
-    cure_log_rate: np.ndarray
+    cure_rate: np.ndarray
+    #: ``township * 4 + segment``: where the day's calendar factors are looked up.
+    township_segment: np.ndarray
     miss_logit: np.ndarray
     visit_response: np.ndarray
     name: np.ndarray
@@ -202,11 +203,16 @@ def day_of_month(day: int) -> int:
 
 
 def _add_months(day: np.ndarray, months: np.ndarray) -> np.ndarray:
-    """Same day of month ``months`` later; days 29-31 become 28 so every month has them."""
-    dates = day.astype("datetime64[D]")
-    day_of_month = np.minimum((dates - dates.astype("datetime64[M]")).astype(np.int64), 27)
-    shifted = dates.astype("datetime64[M]") + months
-    return shifted.astype("datetime64[D]").astype(np.int64) + day_of_month
+    """Return the same day of the month ``months`` later (days 29-31 become the 28th).
+
+    Month arithmetic goes through a table of month starts, so it costs two lookups.
+    """
+    month = day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    low = int(month.min())
+    starts = np.arange(low, int(month.max()) + int(np.max(months)) + 2)
+    month_start = starts.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    offset = np.minimum(day - month_start[month - low], 27)
+    return month_start[month - low + months] + offset
 
 
 def _unique_names(rng: np.random.Generator, parts: tuple[str, ...], count: int) -> np.ndarray:
@@ -353,7 +359,8 @@ def make_people(
         disorganisation=disorganisation,
         willingness=willingness,
         latent_group=latent_group,
-        cure_log_rate=cure_log_rate,
+        cure_rate=np.exp(cure_log_rate),
+        township_segment=township * len(SEGMENTS) + segment,
         miss_logit=miss_logit,
         visit_response=visit_response,
         name=name,
