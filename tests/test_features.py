@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import visitrisk as vr
 from _random_book import random_tables
-from visitrisk.feature_registry import FEATURE_GROUPS, FEATURES, UNITS
+from visitrisk.feature_catalog import FEATURE_GROUPS, FEATURES, UNITS
 from visitrisk.features import build_features, feature_registry
 
 D = pd.Timestamp

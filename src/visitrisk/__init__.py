@@ -5,6 +5,8 @@ cure, exact explanations, and visit plans that fit the staff a bank has.
 """
 
 from visitrisk.contract import DataError, Portfolio, load_portfolio
+from visitrisk.features import build_features, feature_registry
+from visitrisk.labels import TrainingSet, build_training_set
 from visitrisk.ledger import customer_ledger, loan_ledger, settle_installments
 
 __version__ = "0.1.0.dev0"
@@ -12,8 +14,12 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "DataError",
     "Portfolio",
+    "TrainingSet",
     "__version__",
+    "build_features",
+    "build_training_set",
     "customer_ledger",
+    "feature_registry",
     "load_portfolio",
     "loan_ledger",
     "settle_installments",

@@ -10,7 +10,7 @@ the as-of date:
   the schedule feed the schedule features (amount falling due in the next 30 days);
 - an installment fully paid after ``as_of`` counts as "not yet paid" as of ``as_of``.
 
-Every column is documented in :mod:`visitrisk.feature_registry` (English and Chinese,
+Every column is documented in :mod:`visitrisk.feature_catalog` (English and Chinese,
 unit, meaning of a missing value). Missing values stay NaN: LightGBM handles them.
 Categorical columns have a fixed category list, so training and scoring frames agree.
 
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from visitrisk.contract import Portfolio
-from visitrisk.feature_registry import (
+from visitrisk.feature_catalog import (
     DPD_BUCKETS,
     FEATURES,
     PRODUCTS,

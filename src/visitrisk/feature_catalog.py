@@ -4,7 +4,7 @@ Each feature has a name, a group, a unit, a description in English and in Chines
 (zh-CN), what a missing value (NaN) means, and a template in each language that phrases
 the feature as a reason for a risk officer, filled with the customer's own value::
 
-    >>> from visitrisk.feature_registry import FEATURES
+    >>> from visitrisk.feature_catalog import FEATURES
     >>> FEATURES["late_caught_up_12m"].reason_en.format(value=3)
     'Paid late but in full 3 times in the last 12 months'
 
