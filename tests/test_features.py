@@ -439,3 +439,23 @@ def test_reversals_are_refused_with_the_loans_named() -> None:
     portfolio = vr.load_portfolio(**tables, allow_reversals=True)
     with pytest.raises(ValueError, match=r"'payments', column 'amount'.*reversals.*e\.g\. l2"):
         build_features(portfolio, AS_OF)
+
+
+def test_features_command_writes_parquet(tmp_path, hand_portfolio: vr.Portfolio) -> None:
+    from typer.testing import CliRunner
+
+    from visitrisk.cli import app
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name, table in _hand_tables().items():
+        table.to_csv(folder / f"{name}.csv", index=False)
+    out = tmp_path / "out" / "features.parquet"
+    result = CliRunner().invoke(
+        app, ["features", str(folder), "--as-of", "2025-10-15", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Wrote 2 customers x 50 features" in result.output
+    written = pd.read_parquet(out)
+    pd.testing.assert_frame_equal(written, build_features(hand_portfolio, AS_OF), check_dtype=False)
+    assert list(written["segment"].cat.categories) == list(FEATURES["segment"].categories)
