@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from visitrisk.contract import Portfolio
 from visitrisk.feature_catalog import (
@@ -101,13 +103,16 @@ def _months_before(stamp: pd.Timestamp, months: int) -> np.int64:
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Book:
-    """A portfolio with integer codes for customers and loans.
+    """A portfolio with integer codes for customers and loans, hashed once per call.
 
-    ``customers`` is sorted by ``customer_id``; a customer's code is its position.
-    ``loans`` carries ``customer`` (code), ``origination_day``, ``scheduled_cents``
-    (sum of the schedule), ``regular_installment`` (median positive installment, CNY),
-    ``last_due_day`` and ``large_threshold`` (CNY). Installments, payments and visits
-    carry ``loan`` or ``customer`` codes and day numbers next to their original columns.
+    ``customers`` is sorted by ``customer_id`` and ``loans`` by ``loan_id``; a code is a
+    position there. ``loans`` carries ``customer`` (code), ``origination_day`` and
+    ``scheduled_cents`` (sum of its schedule); :func:`_restrict` adds
+    ``regular_installment`` (median positive installment, CNY), ``last_due_day`` and
+    ``large_threshold`` (CNY) for the loans it keeps. ``installments`` (``loan``,
+    ``due_day``, ``cents``, ``amount_due``), ``payments`` (``loan``, ``pay_day``,
+    ``amount``) and ``visits`` (``customer``, ``visit_day``, ``outcome``) hold codes, day
+    numbers and values only: identifiers are never hashed again.
     """
 
     customers: pd.DataFrame
@@ -116,6 +121,10 @@ class _Book:
     payments: pd.DataFrame
     visits: pd.DataFrame
     branches: pd.DataFrame | None
+
+    @property
+    def loan_ids(self) -> pd.Index:
+        return pd.Index(self.loans["loan_id"])
 
 
 def _column(frame: pd.DataFrame, name: str, dtype: str = "float64") -> pd.Series:
@@ -132,43 +141,92 @@ def _fixed_category(values: pd.Series, categories: tuple[str, ...]) -> pd.Catego
     return pd.Categorical(known.where(values.notna()), categories=list(categories))
 
 
+def _arrow_strings(values: pd.Series | pd.Index) -> pa.Array:
+    array = values.array
+    array = pa.array(array) if hasattr(array, "__arrow_array__") else pa.array(np.asarray(array))
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return pc.cast(array, pa.large_string())
+
+
+def _codes(ids: pd.Series, vocabulary: pd.Index) -> np.ndarray:
+    """Position of every id in ``vocabulary`` (-1 when absent), hashed in Arrow."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        # Parquet dictionary columns arrive as categoricals: hash the categories only.
+        lookup = _codes(pd.Series(ids.cat.categories), vocabulary)
+        codes = ids.cat.codes.to_numpy().astype(np.int64)
+        return np.where(codes >= 0, lookup[np.maximum(codes, 0)], -1)
+    found = pc.index_in(_arrow_strings(ids), value_set=_arrow_strings(vocabulary))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _frame(**columns: np.ndarray) -> pd.DataFrame:
+    """Return a frame over the given arrays, without copying them."""
+    return pd.DataFrame(columns, copy=False)
+
+
 def _make_book(portfolio: Portfolio) -> _Book:
     customers = portfolio.customers.sort_values("customer_id", kind="stable").reset_index(drop=True)
-    customer_index = pd.Index(customers["customer_id"])
-
+    customer_ids = pd.Index(customers["customer_id"])
     loans = portfolio.loans.sort_values("loan_id", kind="stable").reset_index(drop=True)
-    loan_index = pd.Index(loans["loan_id"])
-    loans["customer"] = customer_index.get_indexer(loans["customer_id"])
+    loan_ids = pd.Index(loans["loan_id"])
+    loans["customer"] = _codes(loans["customer_id"], customer_ids)
     loans["origination_day"] = _days(loans["origination_date"])
 
-    installments = portfolio.installments.copy()
-    installments["loan"] = loan_index.get_indexer(installments["loan_id"])
-    installments["due_day"] = _days(installments["due_date"])
-    installments["cents"] = np.round(installments["amount_due"].to_numpy() * 100).astype(np.int64)
-    payments = portfolio.payments.copy()
-    payments["loan"] = loan_index.get_indexer(payments["loan_id"])
-    payments["pay_day"] = _days(payments["payment_date"])
-    visits = portfolio.visits.copy()
-    visits["customer"] = customer_index.get_indexer(visits["customer_id"])
-    visits["visit_day"] = _days(visits["visit_date"])
-
-    loan_codes = installments["loan"].to_numpy()
-    n_loans = len(loans)
-    scheduled = np.bincount(loan_codes, weights=installments["cents"], minlength=n_loans)
+    source = portfolio.installments
+    amount_due = source["amount_due"].to_numpy(dtype=np.float64)
+    installments = _frame(
+        loan=_codes(source["loan_id"], loan_ids),
+        due_day=_days(source["due_date"]),
+        cents=np.round(amount_due * 100).astype(np.int64),
+        amount_due=amount_due,
+    )
+    source = portfolio.payments
+    payments = _frame(
+        loan=_codes(source["loan_id"], loan_ids),
+        pay_day=_days(source["payment_date"]),
+        amount=source["amount"].to_numpy(dtype=np.float64),
+    )
+    source = portfolio.visits
+    visits = _frame(
+        customer=_codes(source["customer_id"], customer_ids),
+        visit_day=_days(source["visit_date"]),
+        outcome=pd.Categorical(_column(source, "outcome", "str"), categories=VISIT_OUTCOMES).codes,
+    )
+    scheduled = np.bincount(
+        installments["loan"].to_numpy(), weights=installments["cents"], minlength=len(loans)
+    )
     loans["scheduled_cents"] = np.round(scheduled).astype(np.int64)
+    return _Book(customers, loans, installments, payments, visits, portfolio.branches)
+
+
+def _restrict(
+    book: _Book, loan_rows: np.ndarray, payment_rows: np.ndarray, customer_rows: np.ndarray
+) -> _Book:
+    """Return the book limited to some loans' installments, payments and visits.
+
+    Also computes the schedule statistics of the kept loans (the others get NaN).
+    """
+    installments = book.installments.iloc[
+        np.flatnonzero(loan_rows[book.installments["loan"].to_numpy()])
+    ]
+    payments = book.payments.iloc[np.flatnonzero(payment_rows)]
+    visits = book.visits.iloc[np.flatnonzero(customer_rows[book.visits["customer"].to_numpy()])]
+    loans = book.loans.copy()
+    loan = installments["loan"].to_numpy()
     positive = installments["cents"].to_numpy() > 0
     regular = (
-        installments.loc[positive, ["loan", "amount_due"]].groupby("loan")["amount_due"].median()
+        pd.Series(installments["amount_due"].to_numpy()[positive]).groupby(loan[positive]).median()
     )
-    loans["regular_installment"] = regular.reindex(np.arange(n_loans)).to_numpy()
-    last_due = np.full(n_loans, -_NEVER)
-    np.maximum.at(last_due, loan_codes, installments["due_day"].to_numpy())
+    loans["regular_installment"] = regular.reindex(np.arange(len(loans))).to_numpy()
+    last_due = np.full(len(loans), -_NEVER)
+    np.maximum.at(last_due, loan, installments["due_day"].to_numpy())
     loans["last_due_day"] = last_due
     # A balloon: twice the loan's usual installment, or half its principal (a bullet loan).
     loans["large_threshold"] = np.fmin(
         2 * loans["regular_installment"].to_numpy(), 0.5 * loans["principal"].to_numpy()
     )
-    return _Book(customers, loans, installments, payments, visits, portfolio.branches)
+    return _Book(book.customers, loans, installments, payments, visits, book.branches)
 
 
 # --------------------------------------------------------------------------------------
@@ -209,19 +267,53 @@ def _bucket(days_past_due: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 # Ledger pieces
 # --------------------------------------------------------------------------------------
+def _ledger_tables(
+    book: _Book, loan_rows: np.ndarray, payment_rows: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Installments of some loans and some payments, in the ledger's input format.
+
+    Identifiers are categoricals over the sorted loan ids, so the ledger reuses the codes
+    instead of hashing millions of strings again.
+    """
+    installments = book.installments.iloc[
+        np.flatnonzero(loan_rows[book.installments["loan"].to_numpy()])
+    ]
+    payments = book.payments.iloc[np.flatnonzero(payment_rows)]
+
+    def ids(codes: pd.Series) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes.to_numpy(), dtype=_id_dtype(book))
+
+    def dates(days: pd.Series) -> np.ndarray:
+        return days.to_numpy().astype("datetime64[D]").astype("datetime64[us]")
+
+    return (
+        _frame(
+            loan_id=ids(installments["loan"]),
+            due_date=dates(installments["due_day"]),
+            amount_due=installments["amount_due"].to_numpy(),
+        ),
+        _frame(
+            loan_id=ids(payments["loan"]),
+            payment_date=dates(payments["pay_day"]),
+            amount=payments["amount"].to_numpy(),
+        ),
+    )
+
+
+def _id_dtype(book: _Book) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(book.loan_ids, ordered=False)
+
+
 def _loan_states(
-    book: _Book, loan_mask: np.ndarray, payments_mask: np.ndarray, dates: list[pd.Timestamp]
+    book: _Book, loan_rows: np.ndarray, payment_rows: np.ndarray, dates: list[pd.Timestamp]
 ) -> pd.DataFrame:
     """Loan ledger of the selected loans on every date, with integer ``loan`` and ``day``.
 
     One ledger call for all dates: the ledger is never recomputed per date or customer.
     """
-    installment_rows = loan_mask[book.installments["loan"].to_numpy()]
-    installments = book.installments.loc[installment_rows, ["loan_id", "due_date", "amount_due"]]
-    payments = book.payments.loc[payments_mask, ["loan_id", "payment_date", "amount"]]
+    installments, payments = _ledger_tables(book, loan_rows, payment_rows)
     state = loan_ledger(installments, payments, dates)
-    state = state.reset_index() if "loan_id" not in state.columns else state
-    state["loan"] = pd.Index(book.loans["loan_id"]).get_indexer(state["loan_id"])
+    state["loan"] = _codes(state["loan_id"], book.loan_ids)
     state["day"] = _days(state["as_of"])
     return state
 
@@ -231,24 +323,23 @@ def _known_cover_day(covered_day: np.ndarray, as_of_day: np.int64) -> np.ndarray
     return np.where(covered_day <= as_of_day, covered_day, _NEVER)
 
 
-def _settle(book: _Book, loan_mask: np.ndarray, payments_mask: np.ndarray) -> pd.DataFrame:
+def _settle(book: _Book, loan_rows: np.ndarray, payment_rows: np.ndarray) -> pd.DataFrame:
     """FIFO settlement of the positive installments of the selected loans.
 
     Zero-amount installments are left out: FIFO covers them together with the last
     positive installment before them, so they never change days past due or lateness.
     """
-    installment_rows = loan_mask[book.installments["loan"].to_numpy()]
-    installments = book.installments.loc[installment_rows, ["loan_id", "due_date", "amount_due"]]
-    payments = book.payments.loc[payments_mask, ["loan_id", "payment_date", "amount"]]
+    installments, payments = _ledger_tables(book, loan_rows, payment_rows)
     settled = settle_installments(installments, payments)
-    settled = settled.loc[np.round(settled["amount_due"].to_numpy() * 100) > 0]
-    loan = pd.Index(book.loans["loan_id"]).get_indexer(settled["loan_id"])
+    cents = np.round(settled["amount_due"].to_numpy() * 100).astype(np.int64)
+    settled = settled.loc[cents > 0]
+    loan = _codes(settled["loan_id"], book.loan_ids)
     return pd.DataFrame(
         {
             "loan": loan,
             "customer": book.loans["customer"].to_numpy()[loan],
             "due_day": _days(settled["due_date"]),
-            "cents": np.round(settled["amount_due"].to_numpy() * 100).astype(np.int64),
+            "cents": cents[cents > 0],
             "cumulative_cents": np.round(settled["cumulative_due"].to_numpy() * 100).astype(
                 np.int64
             ),
@@ -404,34 +495,30 @@ def _history_grid(as_of: pd.Timestamp) -> tuple[list[pd.Timestamp], pd.Timestamp
 def _history_features(
     frame: _Frame,
     book: _Book,
-    grid_state: pd.DataFrame,
     settled: pd.DataFrame,
     days_past_due: np.ndarray,
 ) -> tuple[dict[str, object], pd.DataFrame]:
-    """Delinquency history; also returns the customer's delinquency runs (spells)."""
+    """Delinquency history; also returns the customer's delinquency runs (spells).
+
+    Days past due on past dates come from the FIFO settlement known on the as-of date
+    (see :func:`_delinquency_spells` for the identity used): on day t an installment i
+    adds ``t - due_i`` while ``due_i < t < cover_i``, and the customer's DPD is the largest
+    such term, exactly what the ledger reports on day t.
+    """
     month_ends, month_ago, year_ago = _history_grid(frame.as_of)
     customer_of_loan = book.loans["customer"].to_numpy()
-    row = frame.position[customer_of_loan[grid_state["loan"].to_numpy()]]
-    inside = row >= 0
-    grid = pd.DataFrame(
-        {
-            "row": row[inside],
-            "day": grid_state["day"].to_numpy()[inside],
-            "dpd": grid_state["days_past_due"].to_numpy()[inside],
-        }
-    )
-    grid_dpd = grid.groupby(["row", "day"], sort=False)["dpd"].max().reset_index()
-
-    def dpd_on(stamp: pd.Timestamp) -> np.ndarray:
-        on_day = grid_dpd.loc[grid_dpd["day"] == _day(stamp)]
-        dpd = np.zeros(frame.size, dtype=np.int64)
-        dpd[on_day["row"].to_numpy()] = on_day["dpd"].to_numpy()
-        return dpd
-
-    columns: dict[str, object] = {}
-    cover = _known_cover_day(settled["covered_day"].to_numpy(), frame.day)
     settled_row = frame.position[settled["customer"].to_numpy()]
     due = settled["due_day"].to_numpy()
+    cover = _known_cover_day(settled["covered_day"].to_numpy(), frame.day)
+    late = cover - due >= 2  # the others never reach 1 day past due
+    late_row, late_due, late_cover = settled_row[late], due[late], cover[late]
+
+    def dpd_on(stamp: pd.Timestamp) -> np.ndarray:
+        day = _day(stamp)
+        open_on_day = (late_due < day) & (late_cover > day)
+        return _max_by(late_row[open_on_day], day - late_due[open_on_day], frame.size, 0)
+
+    columns: dict[str, object] = {}
     # DPD on day t from installment i is t - due_i while due_i < t < cover_i: its maximum
     # over a window ending on the as-of date is reached on its last delinquent day there.
     last_late_day = np.minimum(cover - 1, frame.day)
@@ -624,8 +711,7 @@ def _visit_features(
     columns: dict[str, object] = {}
     row = frame.position[visits["customer"].to_numpy()]
     day = visits["visit_day"].to_numpy()
-    outcome = pd.Categorical(_column(visits, "outcome", "str"), categories=VISIT_OUTCOMES)
-    code = outcome.codes
+    code = visits["outcome"].to_numpy().astype(np.int64)
     for days in (90, 180, 365):
         recent = day > frame.day - days
         columns[f"visits_{days}d"] = _count_by(row[recent], frame.size)
@@ -798,12 +884,13 @@ def _refuse_reversals(book: _Book, rows: np.ndarray) -> None:
     """Stop on reversals: delinquency runs assume a covered installment stays covered."""
     reversal = rows & (book.payments["amount"].to_numpy() < 0)
     if reversal.any():
-        loans = book.payments.loc[reversal, "loan_id"].drop_duplicates()
+        codes = np.unique(book.payments["loan"].to_numpy()[reversal])
+        loans = book.loans["loan_id"].to_numpy()[codes]
         raise ValueError(
             "Table 'payments', column 'amount': delinquency history and cure labels do not "
             f"support reversals (negative payments) yet; {len(loans)} loan(s) have them, e.g. "
-            f"{', '.join(loans.head(5))}. Net each reversal against the payment it cancels "
-            "before building features."
+            f"{', '.join(map(str, loans[:5]))}. Net each reversal against the payment it "
+            "cancels before building features."
         )
 
 
@@ -841,18 +928,16 @@ def _features_on_dates(
         populations.append(population)
         states.append((loan_state, customer_state, open_loan))
 
+    # From here on only the population's loans, payments and visits are read.
     members = np.zeros(len(book.customers), dtype=bool)
     for population in populations:
         members[population] = True
     population_loans = members[book.loans["customer"].to_numpy()] & on_book
-    grid_dates = sorted(
-        {date for stamp in stamps for date in (*_history_grid(stamp)[0], *_history_grid(stamp)[1:])}
-    )
-    _refuse_reversals(book, payments_known & population_loans[book.payments["loan"]])
-    grid_state = _loan_states(book, population_loans, payments_known, grid_dates)
-    settled = _settle(book, population_loans, payments_known)
-    payments = book.payments.loc[payments_known & population_loans[book.payments["loan"]]]
-    visits = book.visits.loc[members[book.visits["customer"].to_numpy()]]
+    population_payments = payments_known & population_loans[book.payments["loan"].to_numpy()]
+    _refuse_reversals(book, population_payments)
+    settled = _settle(book, population_loans, population_payments)
+    book = _restrict(book, population_loans, population_payments, members)
+    payments, visits = book.payments, book.visits
 
     snapshots = []
     for stamp, day, population, (loan_state, customer_state, open_loan) in zip(
@@ -867,7 +952,6 @@ def _features_on_dates(
             loan_state,
             customer_state,
             open_loan,
-            grid_state,
             settled,
             payments.loc[payments["pay_day"].to_numpy() <= day],
             visits.loc[visits["visit_day"].to_numpy() <= day],
@@ -882,7 +966,6 @@ def _compute(
     loan_state: pd.DataFrame,
     customer_state: pd.DataFrame,
     open_loan: np.ndarray,
-    grid_state: pd.DataFrame,
     settled: pd.DataFrame,
     payments: pd.DataFrame,
     visits: pd.DataFrame,
@@ -893,7 +976,7 @@ def _compute(
     visits = visits.loc[frame.position[visits["customer"].to_numpy()] >= 0]
 
     columns = _state_features(frame, book, loan_state, customer_state)
-    history, spells = _history_features(frame, book, grid_state, settled, columns["days_past_due"])
+    history, spells = _history_features(frame, book, settled, columns["days_past_due"])
     columns |= history
     loan_rows = frame.position[customer_of_loan]
     regular_open = (loan_rows >= 0) & open_loan
