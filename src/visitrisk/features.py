@@ -87,11 +87,17 @@ def _day(stamp: pd.Timestamp) -> np.int64:
     return np.datetime64(stamp, "D").astype(np.int64)
 
 
-def _days(values: pd.Series | pd.Index) -> np.ndarray:
+def _days(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
     """Day numbers (days since 1970-01-01) of a date column; NaT becomes ``_NEVER``."""
-    array = np.asarray(values, dtype="datetime64[D]")
-    days = array.astype(np.int64)
-    return np.where(np.isnat(array), _NEVER, days)
+    array = np.asarray(values)
+    if array.dtype.kind != "M":
+        array = np.asarray(values, dtype="datetime64[us]")
+    unit, _ = np.datetime_data(array.dtype)
+    per_day = {"D": 1, "h": 24, "m": 1440, "s": 86_400, "ms": 86_400_000}.get(unit)
+    per_day = per_day or {"us": 86_400_000_000, "ns": 86_400_000_000_000}[unit]
+    ticks = array.view(np.int64)
+    # Floor division keeps days before 1970 right; NaT is the smallest int64.
+    return np.where(ticks == np.iinfo(np.int64).min, _NEVER, ticks // per_day)
 
 
 def _months_before(stamp: pd.Timestamp, months: int) -> np.int64:
@@ -177,6 +183,7 @@ def _make_book(portfolio: Portfolio) -> _Book:
     amount_due = source["amount_due"].to_numpy(dtype=np.float64)
     installments = _frame(
         loan=_codes(source["loan_id"], loan_ids),
+        due_date=source["due_date"].to_numpy(),
         due_day=_days(source["due_date"]),
         cents=np.round(amount_due * 100).astype(np.int64),
         amount_due=amount_due,
@@ -184,6 +191,7 @@ def _make_book(portfolio: Portfolio) -> _Book:
     source = portfolio.payments
     payments = _frame(
         loan=_codes(source["loan_id"], loan_ids),
+        payment_date=source["payment_date"].to_numpy(),
         pay_day=_days(source["payment_date"]),
         amount=source["amount"].to_numpy(dtype=np.float64),
     )
@@ -283,18 +291,15 @@ def _ledger_tables(
     def ids(codes: pd.Series) -> pd.Categorical:
         return pd.Categorical.from_codes(codes.to_numpy(), dtype=_id_dtype(book))
 
-    def dates(days: pd.Series) -> np.ndarray:
-        return days.to_numpy().astype("datetime64[D]").astype("datetime64[us]")
-
     return (
         _frame(
             loan_id=ids(installments["loan"]),
-            due_date=dates(installments["due_day"]),
+            due_date=installments["due_date"].to_numpy(),
             amount_due=installments["amount_due"].to_numpy(),
         ),
         _frame(
             loan_id=ids(payments["loan"]),
-            payment_date=dates(payments["pay_day"]),
+            payment_date=payments["payment_date"].to_numpy(),
             amount=payments["amount"].to_numpy(),
         ),
     )
