@@ -96,8 +96,11 @@ def _days(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
     per_day = {"D": 1, "h": 24, "m": 1440, "s": 86_400, "ms": 86_400_000}.get(unit)
     per_day = per_day or {"us": 86_400_000_000, "ns": 86_400_000_000_000}[unit]
     ticks = array.view(np.int64)
-    # Floor division keeps days before 1970 right; NaT is the smallest int64.
-    return np.where(ticks == np.iinfo(np.int64).min, _NEVER, ticks // per_day)
+    days = ticks // per_day if per_day > 1 else ticks.copy()  # floor: right before 1970 too
+    not_a_time = ticks == np.iinfo(np.int64).min
+    if not_a_time.any():
+        days[not_a_time] = _NEVER
+    return days
 
 
 def _months_before(stamp: pd.Timestamp, months: int) -> np.int64:
@@ -152,7 +155,11 @@ def _arrow_strings(values: pd.Series | pd.Index) -> pa.Array:
     array = pa.array(array) if hasattr(array, "__arrow_array__") else pa.array(np.asarray(array))
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    return pc.cast(array, pa.large_string())
+    return (
+        array
+        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
+        else (pc.cast(array, pa.large_string()))
+    )
 
 
 def _codes(ids: pd.Series, vocabulary: pd.Index) -> np.ndarray:
@@ -162,13 +169,22 @@ def _codes(ids: pd.Series, vocabulary: pd.Index) -> np.ndarray:
         lookup = _codes(pd.Series(ids.cat.categories), vocabulary)
         codes = ids.cat.codes.to_numpy().astype(np.int64)
         return np.where(codes >= 0, lookup[np.maximum(codes, 0)], -1)
-    found = pc.index_in(_arrow_strings(ids), value_set=_arrow_strings(vocabulary))
+    values = _arrow_strings(ids)
+    # Cast the (small) vocabulary to the ids' string type, never the (large) ids.
+    value_set = pc.cast(_arrow_strings(vocabulary), values.type)
+    found = pc.index_in(values, value_set=value_set)
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _frame(**columns: np.ndarray) -> pd.DataFrame:
     """Return a frame over the given arrays, without copying them."""
     return pd.DataFrame(columns, copy=False)
+
+
+def _sorted_by(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    if table[column].is_monotonic_increasing:
+        return table.reset_index(drop=True)
+    return table.sort_values(column, kind="stable", ignore_index=True)
 
 
 def _make_book(portfolio: Portfolio) -> _Book:
@@ -632,15 +648,14 @@ def _payment_features(
 
 def _paid_cents_by(payments: pd.DataFrame, loan: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Cumulative cents paid on each ``loan`` up to and including ``day`` (vectorised)."""
-    order = np.lexsort((payments["pay_day"].to_numpy(), payments["loan"].to_numpy()))
-    pay_loan = payments["loan"].to_numpy()[order]
-    pay_day = payments["pay_day"].to_numpy()[order]
+    base = min(payments["pay_day"].to_numpy().min(initial=0), day.min(initial=0))
+    span = np.int64(2**32)
+    # Days relative to the earliest one keep every key of a loan inside [loan * span, ...).
+    keys = payments["loan"].to_numpy() * span + (payments["pay_day"].to_numpy() - base)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
     cents = np.round(payments["amount"].to_numpy()[order] * 100).astype(np.int64)
     running = np.concatenate([[0], np.cumsum(cents)])
-    # Days relative to the earliest one keep every key of a loan inside [loan * span, ...).
-    base = min(pay_day.min(initial=0), day.min(initial=0))
-    span = np.int64(2**32)
-    keys = pay_loan * span + (pay_day - base)
     upto = np.searchsorted(keys, loan * span + (day - base), side="right")
     before_loan = np.searchsorted(keys, loan * span, side="left")
     return running[upto] - running[before_loan]
