@@ -304,8 +304,13 @@ def _ledger_tables(
     ]
     payments = book.payments.iloc[np.flatnonzero(payment_rows)]
 
+    # Only the loans present become categories: the ledger then sorts and searches a
+    # vocabulary of those loans, not of the whole book.
+    used = np.unique(np.concatenate([installments["loan"].to_numpy(), payments["loan"].to_numpy()]))
+    dtype = pd.CategoricalDtype(book.loan_ids[used], ordered=False)
+
     def ids(codes: pd.Series) -> pd.Categorical:
-        return pd.Categorical.from_codes(codes.to_numpy(), dtype=_id_dtype(book))
+        return pd.Categorical.from_codes(np.searchsorted(used, codes.to_numpy()), dtype=dtype)
 
     return (
         _frame(
@@ -319,10 +324,6 @@ def _ledger_tables(
             amount=payments["amount"].to_numpy(),
         ),
     )
-
-
-def _id_dtype(book: _Book) -> pd.CategoricalDtype:
-    return pd.CategoricalDtype(book.loan_ids, ordered=False)
 
 
 def _loan_states(
