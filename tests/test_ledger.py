@@ -560,7 +560,18 @@ def test_negative_amount_due_names_the_loan():
     assert info.value.problems["examples"].tolist() == ["BAD7"]
 
 
-def test_missing_dates_and_amounts_are_reported_together():
+def test_every_amount_problem_is_reported_at_once():
+    installments = schedule(
+        [("L1", "2026-01-31", np.nan), ("L2", "2026-01-31", -1.0), ("L3", "2026-01-31", 1.0)]
+    )
+    with pytest.raises(DataError, match=r"2 problem\(s\)") as info:
+        loan_ledger(installments, received([]), "2026-02-01")
+    problems = info.value.problems
+    assert problems["rule"].tolist() == ["not_finite", "negative"]
+    assert problems["examples"].tolist() == ["L1", "L2"]
+
+
+def test_missing_dates_and_amounts_are_reported():
     installments = schedule([("L1", "2026-01-31", 100.0), ("L2", "2026-01-31", 1.0)])
     installments.loc[installments.index[1], "due_date"] = pd.NaT
     payments = received([("L3", "2026-01-31", 1.0)])
@@ -643,6 +654,7 @@ def test_fixed_width_id_codes_match_hashing(tables, cut):
         ["贷款01", "贷款02", "借款03"],  # multi-byte text of one byte length
         [f"{letters}" for letters in ("qwertyui", "asdfghjk", "zxcvbnm,", "poiuytre")],  # wide
         ["A", "B", None],  # a missing id
+        ["A0", "A1", "A2", "A3"],  # dense: every number in range is used
         ["L1", "L22", "L333"],  # lengths differ
     ],
 )

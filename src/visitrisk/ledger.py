@@ -40,6 +40,8 @@ _Examples = Callable[[np.ndarray], Sequence[Any]]
 _DATE_DTYPE = "datetime64[us]"
 #: Keys packed into one int64 stay below this bound, so sums of two never overflow.
 _KEY_LIMIT = 2**62
+#: "No date" inside the kernels; also the int64 value of NaT.
+_NO_DAY = np.iinfo(np.int64).min
 
 
 # --------------------------------------------------------------------------------------
@@ -147,8 +149,9 @@ def _day_numbers(frame: pd.DataFrame, table: str, column: str, examples: _Exampl
             ]
         )
     values = dates.to_numpy()
-    missing = values.view(np.int64) == np.iinfo(np.int64).min  # NaT
-    if missing.any():
+    # NaT is the smallest int64: a minimum (no mask) tells whether any date is missing.
+    if len(values) and values.view(np.int64).min() == _NO_DAY:
+        missing = values.view(np.int64) == _NO_DAY
         _raise_problems(
             [
                 _problem(
@@ -192,8 +195,9 @@ def _cents(
             )
         ) from error
     problems = []
-    bad = ~np.isfinite(amounts)
-    if bad.any():
+    # One sum tells whether every amount is finite; masks are built only for bad input.
+    if not np.isfinite(amounts.sum()) and not np.isfinite(amounts).all():
+        bad = ~np.isfinite(amounts)
         problems.append(
             _problem(
                 table,
@@ -204,7 +208,8 @@ def _cents(
                 f"{table}: {int(bad.sum())} row(s) have a missing or infinite {column}.",
             )
         )
-    if not allow_negative:
+    # (A NaN makes the minimum NaN: then look row by row.)
+    if not allow_negative and len(amounts) and (problems or amounts.min() < 0):
         negative = amounts < 0
         if negative.any():
             problems.append(
@@ -218,7 +223,8 @@ def _cents(
                 )
             )
     _raise_problems(problems)
-    return np.rint(amounts * 100.0)
+    cents = amounts * 100.0
+    return np.rint(cents, out=cents)
 
 
 class _Table:
@@ -285,10 +291,6 @@ def _as_of_days(as_of: Any) -> np.ndarray:
     if dates.isna().any():
         raise ValueError(f"The 'as_of' parameter must not contain missing dates. Got {as_of!r}.")
     return np.unique(_days_of(dates.to_numpy()).astype(np.int64))
-
-
-#: Day numbers that stand for "no date" inside the kernels.
-_NO_DAY = np.iinfo(np.int64).min
 
 
 def _to_dates(days: np.ndarray) -> np.ndarray:
@@ -399,14 +401,18 @@ def _buckets(days: np.ndarray, as_of_days: np.ndarray) -> np.ndarray:
 def _cumulative_by_date(
     table: _Table, bucket: np.ndarray, n_loans: int, n_dates: int
 ) -> np.ndarray:
-    """Cents per loan up to each as-of date, int64 of shape (n_loans, n_dates)."""
+    """Cents per loan up to each as-of date: float64 (n_loans, n_dates) of whole numbers.
+
+    Whole cents add up exactly in float64 below 2**53 cents (9e13 CNY), so comparisons
+    between these sums are exact.
+    """
     totals = np.bincount(
         table.bucket_key(bucket, n_dates + 1),
         weights=table.cents,
         minlength=n_loans * (n_dates + 1),
     ).reshape(n_loans, n_dates + 1)
-    # Whole cents add up exactly in float64 below 2**53 cents (9e13 CNY).
-    return np.cumsum(totals[:, :n_dates], axis=1).astype(np.int64)
+    # (bincount of no rows returns int64 zeros)
+    return np.cumsum(totals[:, :n_dates], axis=1, dtype=np.float64)
 
 
 def _oldest_unpaid_day(
@@ -429,20 +435,26 @@ def _oldest_unpaid_day(
     crossing = np.zeros(len(query_loan), dtype=np.int64)
     for date_index in range(n_dates):
         crossing += due[query_loan, date_index] <= paid_floor
-    covered_before = np.where(crossing > 0, due[query_loan, np.maximum(crossing - 1, 0)], 0)
+    covered_before = np.where(crossing > 0, due[query_loan, np.maximum(crossing - 1, 0)], 0.0)
     query_key = query_loan * (n_dates + 1) + crossing
 
+    # Narrow the schedule in two cheap steps: rows of loans with a query (a small lookup
+    # table), then rows in a queried (loan, bucket) pair with a positive amount.
+    queried_loan = np.zeros(n_loans, dtype=bool)
+    queried_loan[query_loan] = True
+    rows = np.flatnonzero(queried_loan[inst.loan])
+    del queried_loan
+    row_key = inst.loan[rows].astype(np.int64) * (n_dates + 1) + inst_bucket[rows]
     wanted = np.zeros(n_loans * (n_dates + 1), dtype=bool)
     wanted[query_key] = True
-    row_key = inst.bucket_key(inst_bucket, n_dates + 1)
-    rows = np.flatnonzero(wanted[row_key] & (inst.cents > 0))
+    keep = wanted[row_key] & (inst.cents[rows] > 0)
     del wanted
-    row_key = row_key[rows]
+    rows, row_key = rows[keep], row_key[keep]
     order = _sort_order(row_key, inst.day[rows] - int(inst.day[rows].min()))
     rows, group = rows[order], row_key[order]
     within = _cumsum_within(inst.cents[rows].astype(np.int64), _run_starts(group))
     position = _search_in_groups(
-        group, within, query_key, paid_floor - covered_before, side="right"
+        group, within, query_key, (paid_floor - covered_before).astype(np.int64), side="right"
     )
     return inst.day[rows[position]]
 
@@ -512,10 +524,10 @@ def loan_ledger(installments: pd.DataFrame, payments: pd.DataFrame, as_of: Any) 
     due = _cumulative_by_date(inst, inst_bucket, n_loans, n_dates)
     paid = _cumulative_by_date(pay, _buckets(pay.day, as_of_days), n_loans, n_dates)
     del pay
-    paid_floor = np.maximum(paid, 0)
+    paid_floor = np.maximum(paid, 0.0)
     query_loan, query_date = np.nonzero(due > paid_floor)
-    oldest = np.full((n_loans, n_dates), _NO_DAY, dtype=np.int64)
     days_past_due = np.zeros((n_loans, n_dates), dtype=np.int64)
+    oldest = np.full((n_loans, n_dates), _NO_DAY, dtype=np.int64)  # becomes datetime64[us]
     if len(query_loan):
         oldest_day = _oldest_unpaid_day(
             inst, inst_bucket, due, query_loan, query_date, paid_floor[query_loan, query_date]
@@ -523,19 +535,24 @@ def loan_ledger(installments: pd.DataFrame, payments: pd.DataFrame, as_of: Any) 
         overdue = as_of_days[query_date] - oldest_day
         days_past_due[query_loan, query_date] = overdue
         late = overdue > 0
-        oldest[query_loan[late], query_date[late]] = oldest_day[late]
+        oldest[query_loan[late], query_date[late]] = (
+            oldest_day[late].astype(np.int64) * _TICKS_PER_DAY["us"]
+        )
     del inst, inst_bucket, paid_floor
 
-    arrears = np.maximum(due - paid, 0)
+    arrears = due - paid
+    np.maximum(arrears, 0.0, out=arrears)
+    for cents in (due, paid, arrears):
+        cents /= 100.0  # in place: these arrays become the output columns
     loans = np.repeat(np.arange(n_loans, dtype=np.int32), n_dates)
     columns = {
         "loan_id": id_column(vocabulary, loans),
         "as_of": np.tile(_to_dates(as_of_days), n_loans),
-        "due_to_date": due.ravel() / 100.0,
-        "paid_to_date": paid.ravel() / 100.0,
-        "arrears": arrears.ravel() / 100.0,
+        "due_to_date": due.ravel(),
+        "paid_to_date": paid.ravel(),
+        "arrears": arrears.ravel(),
         "days_past_due": days_past_due.ravel(),
-        "oldest_unpaid_due_date": _to_dates(oldest.ravel()),
+        "oldest_unpaid_due_date": oldest.ravel().view(_DATE_DTYPE),
     }
     # The arrays are ours: no copy into consolidated blocks.
     return pd.DataFrame(columns, copy=False)
