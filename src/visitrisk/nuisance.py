@@ -160,6 +160,9 @@ def fit_nuisances(
             f"The 'propensity_clip' parameter must lie in [0, 0.5). Got {propensity_clip!r}."
         )
     group_labels = np.arange(n_rows) if groups is None else groups
+    if pd.isna(group_labels).any():
+        rows = np.flatnonzero(pd.isna(group_labels))[:5].tolist()
+        raise ValueError(f"groups has missing labels, e.g. positions {rows}.")
     n_groups = len(pd.unique(group_labels))
     if n_groups < n_folds:
         raise ValueError(f"fit_nuisances needs at least n_folds={n_folds} groups; got {n_groups}.")

@@ -41,7 +41,10 @@ def _visit_count(k: float | int, n_rows: int) -> int:
         if not 0 < k <= 1:
             raise ValueError(f"A share k must lie in (0, 1]; got {k}.")
         # The epsilon keeps 0.29 * 100 at 29 visits despite binary floating point.
-        return int(np.floor(k * n_rows + 1e-9))
+        visits = int(np.floor(k * n_rows + 1e-9))
+        if visits == 0:
+            raise ValueError(f"A share k={k} of {n_rows} rows is 0 visits; give a larger k.")
+        return visits
     if not 0 < k <= n_rows:
         raise ValueError(f"A count k must lie in [1, {n_rows}] (the number of rows); got {k}.")
     return int(k)
@@ -80,6 +83,9 @@ def _bootstrap_sums(
         if len(labels) != n_rows:
             raise ValueError(f"groups must have one label per row; got {len(labels)}/{n_rows}.")
         codes = pd.factorize(labels, sort=True)[0]
+        if (codes < 0).any():
+            rows = np.flatnonzero(codes < 0)[:5].tolist()
+            raise ValueError(f"groups has missing labels, e.g. positions {rows}.")
     n_groups = int(codes.max()) + 1
     per_group = np.column_stack(
         [np.bincount(codes, weights=column, minlength=n_groups) for column in contributions.T]
