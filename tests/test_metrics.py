@@ -89,6 +89,41 @@ def test_ideal_ranking_scores_one():
     assert qini_auc_score(y, y * t - y * (1 - t), t) == pytest.approx(1.0)
 
 
+def _reference_curves(y, uplift, t, weights):
+    """Slow, obvious definition: one threshold at a time, top = every row scoring >= it."""
+    n_top, uplift_points, qini_points = [0.0], [0.0], [0.0]
+    for threshold in np.unique(uplift)[::-1]:
+        top = uplift >= threshold
+        n_t, n_c = (weights * top * t).sum(), (weights * top * (1 - t)).sum()
+        y_t, y_c = (weights * top * t * y).sum(), (weights * top * (1 - t) * y).sum()
+        rate_t = y_t / n_t if n_t else 0.0
+        rate_c = y_c / n_c if n_c else 0.0
+        n_top.append(top.sum())
+        uplift_points.append((rate_t - rate_c) * top.sum())
+        qini_points.append(y_t - y_c * (n_t / n_c if n_c else 0.0))
+    return np.array(n_top), np.array(uplift_points), np.array(qini_points)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_curves_match_a_threshold_by_threshold_reference(seed):
+    rng = np.random.default_rng(seed)
+    n = 60
+    t = rng.binomial(1, 0.5, n)
+    y = rng.binomial(1, 0.4, n)
+    uplift = rng.integers(0, 12, n) / 10  # heavy ties
+    propensity = rng.uniform(0.2, 0.8, n)
+    n_top, uplift_points, qini_points = _reference_curves(y, uplift, t, np.ones(n))
+    np.testing.assert_allclose(uplift_curve(y, uplift, t), (n_top, uplift_points))
+    np.testing.assert_allclose(qini_curve(y, uplift, t), (n_top, qini_points))
+    raw = np.where(t == 1, 1 / propensity, 1 / (1 - propensity))
+    stabilised = np.where(
+        t == 1, raw * t.sum() / raw[t == 1].sum(), raw * (1 - t).sum() / raw[t == 0].sum()
+    )
+    n_top, uplift_points, qini_points = _reference_curves(y, uplift, t, stabilised)
+    np.testing.assert_allclose(uplift_curve_ipw(y, uplift, t, propensity), (n_top, uplift_points))
+    np.testing.assert_allclose(qini_curve_ipw(y, uplift, t, propensity), (n_top, qini_points))
+
+
 # Distinct scores, in order: rows 0..7.
 AT_K_Y = [1, 0, 1, 0, 1, 0, 0, 1]
 AT_K_UPLIFT = [0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]

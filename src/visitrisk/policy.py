@@ -70,8 +70,9 @@ def _bootstrap_sums(
 ) -> np.ndarray:
     """Column sums of ``contributions`` over ``n_boot`` resamples of whole groups.
 
-    Vectorised: per-group sums are formed once, then each replicate is a multinomial
-    count vector over groups times that matrix, drawn in chunks to bound memory.
+    Vectorised: per-group sums are formed once; each replicate is then a vector of draw
+    counts per group (multinomial, as in the ordinary bootstrap) times that matrix,
+    computed in chunks of replicates to bound memory (about 4 million counts a chunk).
     """
     if not isinstance(n_boot, int | np.integer) or n_boot < 2:
         raise ValueError(f"The 'n_boot' parameter must be an int >= 2. Got {n_boot!r} instead.")
@@ -92,11 +93,15 @@ def _bootstrap_sums(
     )
     rng = np.random.default_rng(random_state)
     chunk = max(1, 4_000_000 // n_groups)
-    uniform = np.full(n_groups, 1.0 / n_groups)
-    draws = [
-        rng.multinomial(n_groups, uniform, size=min(chunk, n_boot - start)) @ per_group
-        for start in range(0, n_boot, chunk)
-    ]
+    draws = []
+    for start in range(0, n_boot, chunk):  # a loop over chunks of replicates, not rows
+        size = min(chunk, n_boot - start)
+        # Each replicate draws n_groups groups with replacement; counting the draws per
+        # group (one bincount over all replicates, offset per replicate) gives its weights.
+        picked = rng.integers(0, n_groups, size=(size, n_groups), dtype=np.int32)
+        picked += (np.arange(size, dtype=np.int32) * n_groups)[:, None]
+        counts = np.bincount(picked.ravel(), minlength=size * n_groups).reshape(size, n_groups)
+        draws.append(counts.astype(float) @ per_group)
     return np.vstack(draws)
 
 
