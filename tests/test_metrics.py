@@ -475,6 +475,13 @@ def test_evaluate_scores_on_randomised_data_reuses_nuisances_and_plots():
         score, y, t, None, randomized=0.5, nuisances=report.nuisances, n_boot=100
     )
     assert again.to_dict() == flat
+    # Logged probabilities that differ between rows make naive comparisons confounded again.
+    varying = np.where(x[:, 1] > 0, 0.6, 0.4)
+    logged = evaluate_scores(
+        score, y, t, x, randomized=varying, outcome_model=LogisticRegression(), n_boot=20
+    )
+    assert "naive_qini_auc" in logged.to_dict()
+    assert logged.nuisances["propensity"].tolist() == varying.tolist()
 
     style = dict(matplotlib.rcParams)
     figure = report.plot()

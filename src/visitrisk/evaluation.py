@@ -20,12 +20,22 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from visitrisk import metrics
 from visitrisk._checks import (
     capacity_label,
     nuisance_frame,
     one_dimensional,
     validate_uplift_inputs,
+)
+from visitrisk.metrics import (
+    qini_auc_score,
+    qini_auc_score_ipw,
+    qini_curve,
+    qini_curve_ipw,
+    uplift_at_k,
+    uplift_auc_score,
+    uplift_auc_score_ipw,
+    uplift_curve,
+    uplift_curve_ipw,
 )
 from visitrisk.nuisance import fit_nuisances
 from visitrisk.policy import average_treatment_effect, policy_value, uplift_calibration
@@ -147,7 +157,7 @@ class EvaluationReport:
     metrics : pandas.DataFrame
         One row per metric (index: MLflow-ready name such as ``value_top_20pct_dr``),
         columns ``estimate``, ``ci_low``, ``ci_high`` (NaN when no interval), ``estimator``
-        (``naive``, ``ipw``, ``dr`` or ``count``) and ``unit``.
+        (``naive``, ``ipw``, ``dr`` or ``diagnostic``) and ``unit``.
     curves : pandas.DataFrame
         ``n_top`` and the curves ``qini_ipw``, ``uplift_ipw``, ``qini_naive``,
         ``uplift_naive`` (cures), one row per distinct score.
@@ -158,7 +168,7 @@ class EvaluationReport:
     nuisances : pandas.DataFrame
         The out-of-fold ``mu0``, ``mu1``, ``propensity`` used.
     randomized : bool
-        Whether the visits were declared randomised (naive metrics unprefixed).
+        Whether the visits were declared randomised.
     """
 
     metrics: pd.DataFrame
@@ -248,7 +258,7 @@ def _naive_uplift_at(outcome: np.ndarray, score: np.ndarray, arm: np.ndarray, k:
     # of 1, i.e. everyone) have no naive uplift@k.
     kind = np.asarray(k).dtype.kind
     if (kind == "f" and 0 < k < 1) or (kind in "iu" and 0 < k < len(outcome)):
-        return metrics.uplift_at_k(outcome, score, arm, "overall", k)
+        return uplift_at_k(outcome, score, arm, "overall", k)
     return float("nan")
 
 
@@ -296,7 +306,8 @@ def evaluate_scores(
         ``None``/``False``: visits come from a log (observational); the propensity is
         fitted. ``True``: randomised at a constant rate, taken as the visited share. A
         float or one probability per row: randomised with these (logged) assignment
-        probabilities, used as the propensity.
+        probabilities, used as the propensity. Naive metrics lose their ``naive_`` prefix
+        only when that probability is the same for every row.
     nuisances : pandas.DataFrame, optional
         Precomputed out-of-fold ``mu0``, ``mu1``, ``propensity``
         (:func:`visitrisk.nuisance.fit_nuisances`). They do not depend on the model being
@@ -345,47 +356,47 @@ def evaluate_scores(
         )
     frame = nuisance_frame(nuisances, n_rows)
     propensity = frame["propensity"].to_numpy(dtype=float)
-    prefix = "" if is_randomized else "naive_"
+    # Naive comparisons are unbiased only when every row had the same chance of a visit.
+    constant = is_randomized and np.ptp(propensity) == 0
+    prefix = "" if constant else "naive_"
     boot = {"groups": groups, "n_boot": n_boot, "confidence": confidence}
 
-    x_ipw, qini_ipw = metrics.qini_curve_ipw(outcome, score, arm, propensity)
+    x_ipw, qini_ipw = qini_curve_ipw(outcome, score, arm, propensity)
     curves = pd.DataFrame(
         {
             "n_top": x_ipw,
             "qini_ipw": qini_ipw,
-            "uplift_ipw": metrics.uplift_curve_ipw(outcome, score, arm, propensity)[1],
-            "qini_naive": metrics.qini_curve(outcome, score, arm)[1],
-            "uplift_naive": metrics.uplift_curve(outcome, score, arm)[1],
+            "uplift_ipw": uplift_curve_ipw(outcome, score, arm, propensity)[1],
+            "qini_naive": qini_curve(outcome, score, arm)[1],
+            "uplift_naive": uplift_curve(outcome, score, arm)[1],
         }
     )
     records = [
-        _record("n_rows", n_rows, "count", "rows"),
-        _record("n_visited", arm.sum(), "count", "rows"),
-        _record("randomized", float(is_randomized), "count", "flag"),
+        _record("n_rows", n_rows, "diagnostic", "rows"),
+        _record("n_visited", arm.sum(), "diagnostic", "rows"),
+        _record("randomized", float(is_randomized), "diagnostic", "flag"),
         _record(
             "propensity_outside_05_95",
             np.mean((propensity < 0.05) | (propensity > 0.95)),
-            "ipw",
+            "diagnostic",
             "share of rows",
         ),
         _record(
             "qini_auc_ipw",
-            metrics.qini_auc_score_ipw(outcome, score, arm, propensity),
+            qini_auc_score_ipw(outcome, score, arm, propensity),
             "ipw",
             "unitless",
         ),
         _record(
             "uplift_auc_ipw",
-            metrics.uplift_auc_score_ipw(outcome, score, arm, propensity),
+            uplift_auc_score_ipw(outcome, score, arm, propensity),
             "ipw",
             "unitless",
         ),
-        _record(
-            f"{prefix}qini_auc", metrics.qini_auc_score(outcome, score, arm), "naive", "unitless"
-        ),
+        _record(f"{prefix}qini_auc", qini_auc_score(outcome, score, arm), "naive", "unitless"),
         _record(
             f"{prefix}uplift_auc",
-            metrics.uplift_auc_score(outcome, score, arm),
+            uplift_auc_score(outcome, score, arm),
             "naive",
             "unitless",
         ),
