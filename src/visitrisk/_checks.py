@@ -19,6 +19,7 @@ __all__ = [
 
 
 def one_dimensional(values: ArrayLike, name: str) -> np.ndarray:
+    """Return ``values`` as a 1-D array, or raise naming ``name``."""
     array = np.asarray(values)
     if array.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional; got shape {array.shape}.")
@@ -26,6 +27,7 @@ def one_dimensional(values: ArrayLike, name: str) -> np.ndarray:
 
 
 def same_length(**arrays: np.ndarray) -> None:
+    """Raise unless every array has the same, non-zero length (message lists them all)."""
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         listed = ", ".join(f"{name}: {length}" for name, length in lengths.items())
@@ -35,6 +37,7 @@ def same_length(**arrays: np.ndarray) -> None:
 
 
 def binary(values: np.ndarray, name: str) -> np.ndarray:
+    """Return 0/1 floats, or raise with the count and first positions of other values."""
     numeric = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
     bad = ~np.isin(numeric, (0.0, 1.0))
     if bad.any():
@@ -47,6 +50,7 @@ def binary(values: np.ndarray, name: str) -> np.ndarray:
 
 
 def finite(values: np.ndarray, name: str) -> np.ndarray:
+    """Return finite floats, or raise with the first positions of missing/infinite ones."""
     numeric = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(numeric)
     if bad.any():
@@ -59,6 +63,7 @@ def finite(values: np.ndarray, name: str) -> np.ndarray:
 
 
 def probability(values: np.ndarray, name: str) -> np.ndarray:
+    """Return floats strictly inside (0, 1), or raise with the offending positions."""
     numeric = finite(values, name)
     outside = (numeric <= 0) | (numeric >= 1)
     if outside.any():
@@ -97,7 +102,7 @@ def validate_uplift_inputs(
 
 
 def nuisance_frame(nuisances: pd.DataFrame | ArrayLike, n_rows: int) -> pd.DataFrame:
-    # A bare vector is taken as the propensity alone (enough for IPW).
+    """Return nuisances as a frame aligned by position; a bare vector is the propensity."""
     if isinstance(nuisances, pd.DataFrame):
         frame = nuisances
     else:

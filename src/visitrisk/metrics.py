@@ -55,6 +55,7 @@ def _curve(
     weights: np.ndarray,
     kind: str,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Uplift (``kind="uplift"``) or Qini curve with per-row weights (1 for naive curves)."""
     order = np.argsort(-score, kind="stable")
     ranked = score[order]
     # Last row of every tie group: the curve is read only there, so tie order never matters.
@@ -62,10 +63,8 @@ def _curve(
     treated = (weights * arm)[order]
     control = (weights * (1 - arm))[order]
     cured = outcome[order]
-    sums = np.cumsum(np.column_stack([treated, treated * cured, control, control * cured]), axis=0)[
-        ends
-    ]
-    n_treated, y_treated, n_control, y_control = sums.T
+    running = np.cumsum(np.column_stack([treated, treated * cured, control, control * cured]), 0)
+    n_treated, y_treated, n_control, y_control = running[ends].T
     n_top = (ends + 1).astype(float)
     if kind == "uplift":
         values = (_safe_ratio(y_treated, n_treated) - _safe_ratio(y_control, n_control)) * n_top
