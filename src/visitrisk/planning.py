@@ -633,10 +633,23 @@ def _crew_days(
             key=officer_key.to_numpy()[duty["row"].to_numpy()],
             officer_id=officers["officer_id"].to_numpy()[duty["row"].to_numpy()],
         ).sort_values(["day", "home", "key", "officer_id"], kind="stable")
-        duty["team"] = duty.groupby(["day", "home"]).cumcount() // team_size
-        members = duty.groupby(["day", "home", "team"])["row"].transform("size")
+        # Officers with identical coverage team up first; the ones left over then team up
+        # across coverages within the home branch, and a last incomplete team stays home.
+        same = duty.groupby(["day", "home", "key"]).cumcount() // team_size
+        full = duty.assign(team=same).groupby(["day", "home", "key", "team"])["row"]
+        paired = full.transform("size").to_numpy() == team_size
+        duty["team"] = np.where(paired, same, -1)
+        duty["stage"] = np.where(paired, 0, 1)
+        leftover = ~paired
+        duty.loc[leftover, "team"] = (
+            duty[leftover].groupby(["day", "home"]).cumcount().to_numpy() // team_size
+        )
+        duty.loc[leftover, "key"] = ""
+        members = duty.groupby(["day", "home", "stage", "key", "team"])["row"].transform("size")
         duty = duty[members == team_size]
-        team_of = duty.groupby(["day", "home", "team"], sort=True).ngroup().to_numpy()
+        team_of = (
+            duty.groupby(["day", "home", "stage", "key", "team"], sort=True).ngroup().to_numpy()
+        )
         duty = duty.assign(team_of=team_of)
         teams = duty.groupby("team_of").agg(
             day=("day", "first"),
