@@ -5,7 +5,8 @@ cure, exact explanations, and visit plans that fit the staff a bank has.
 """
 
 from visitrisk.contract import DataError, Portfolio
+from visitrisk.planning import PlanRules, VisitPlan, plan_visits
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DataError", "Portfolio", "__version__"]
+__all__ = ["DataError", "PlanRules", "Portfolio", "VisitPlan", "__version__", "plan_visits"]

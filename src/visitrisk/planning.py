@@ -701,11 +701,17 @@ def _solve_shared(
     edge_group: np.ndarray,
     group_capacity: np.ndarray,
 ) -> np.ndarray:
-    """Allocate the capacity of multi-branch coverage groups, exactly (HiGHS MILP).
+    """Allocate the capacity of multi-branch coverage groups, exactly (HiGHS).
 
     Columns are the candidate customers still unserved, each a bounded variable in
     ``[0, 1]`` tied to its branch by a balance row; edges are integer flows (branch,
     group), limited by the group's capacity. Returns the integer flow of every edge.
+
+    The constraint matrix is a network matrix (totally unimodular), so the vertex HiGHS's
+    simplex returns for the LP relaxation is already integral; solving it as an LP is ~10x
+    faster than asking the MILP solver for integer flows. Only when it is not integral
+    (the must-visit row can break unimodularity) is the problem solved again with integer
+    flows.
     """
     from scipy import sparse
     from scipy.optimize import Bounds, LinearConstraint, milp
@@ -726,15 +732,16 @@ def _solve_shared(
     upper = np.concatenate([group_capacity[groups].astype(float), np.zeros(len(branches))])
     constraints = [LinearConstraint(matrix, lower, upper)]
     bounds = Bounds(0, np.concatenate([np.full(n_edges, np.inf), np.ones(n_columns)]))
-    integrality = np.concatenate([np.ones(n_edges), np.zeros(n_columns)])
 
     def solve(objective: np.ndarray) -> Any:
-        result = milp(
-            np.concatenate([np.zeros(n_edges), -objective]),
-            constraints=constraints,
-            bounds=bounds,
-            integrality=integrality,
-        )
+        cost = np.concatenate([np.zeros(n_edges), -objective])
+        result = milp(cost, constraints=constraints, bounds=bounds)
+        if (
+            result.success
+            and np.abs(result.x[:n_edges] - np.round(result.x[:n_edges])).max(initial=0.0) > 1e-6
+        ):
+            integrality = np.concatenate([np.ones(n_edges), np.zeros(n_columns)])
+            result = milp(cost, constraints=constraints, bounds=bounds, integrality=integrality)
         if not result.success:
             raise RuntimeError(f"The visit-plan optimiser (HiGHS) failed: {result.message}")
         return result
@@ -743,7 +750,7 @@ def _solve_shared(
         # Lexicographic objective: first the most must-visit customers, then the most gain.
         served = round(-solve(column_must.astype(float)).fun)
         must_row = np.concatenate([np.zeros(n_edges), column_must.astype(float)])
-        constraints.append(LinearConstraint(must_row[None, :], served - 0.5, np.inf))
+        constraints.append(LinearConstraint(must_row[None, :], served - 1e-6, np.inf))
     result = solve(column_gain)
     return np.round(result.x[:n_edges]).astype(np.int64)
 
@@ -1301,7 +1308,11 @@ def plan_visits(
         "expected_cures_given_up": float(uplift[held].sum()),
         "expected_cures_given_up_net_of_refill": float(uplift[held].sum() - uplift[refilled].sum()),
         "exclusions_by_reason": {
-            code: int((reason[excluded] == code).sum()) for code in EXCLUSION_REASONS
+            code: int(count)
+            for code, count in exclusions["reason"]
+            .value_counts()
+            .reindex(list(EXCLUSION_REASONS), fill_value=0)
+            .items()
         },
         "km_total": float(np.nansum(km)),
         "km_per_crew_day": float(np.nanmean(km)) if np.isfinite(km).any() else None,
