@@ -1220,28 +1220,22 @@ def plan_visits(
     n_visits = len(visitors)
     prob_by_customer = np.ones(n_customers)
     prob_by_customer[candidates] = probability
-    plan = pd.DataFrame(
-        {
-            "plan_id": plan_id,
-            "branch_id": customers["branch_id"].to_numpy()[rows],
-            "officer_id": np.concatenate(
-                [crews["crew"].to_numpy()[visit_crew_day], np.full(len(held), None)]
-            ),
-            "visit_date": np.concatenate(
-                [visit_day, np.full(len(held), np.datetime64("NaT"), dtype="datetime64[D]")]
-            ),
-            "stop_order": pd.array(
-                np.concatenate([stop_order, np.zeros(len(held), dtype=np.int64)]), dtype="Int64"
-            ),
-            "customer_id": customers["customer_id"].to_numpy()[rows],
-            "rank": 0,
-            "arm": np.repeat(["visit", "holdout"], [n_visits, len(held)]),
-            "assignment_probability": prob_by_customer[rows],
-        }
+    plan = customers.iloc[rows][["branch_id", "customer_id", *PLAN_COLUMNS[9:]]]
+    plan = plan.reset_index(drop=True)
+    plan["plan_id"] = pd.Series(plan_id, index=plan.index, dtype="str")
+    officer = pd.Series(crews["crew"].to_numpy()[visit_crew_day], dtype="str")
+    plan["officer_id"] = pd.concat(
+        [officer, pd.Series(pd.NA, index=range(len(held)), dtype="str")], ignore_index=True
+    )
+    plan["visit_date"] = pd.to_datetime(
+        np.concatenate([visit_day, np.full(len(held), np.datetime64("NaT"), dtype="datetime64[D]")])
+    ).astype("datetime64[s]")
+    plan["stop_order"] = pd.array(
+        np.concatenate([stop_order, np.zeros(len(held), dtype=np.int64)]), dtype="Int64"
     )
     plan.loc[n_visits:, "stop_order"] = pd.NA
-    for column in PLAN_COLUMNS[9:]:
-        plan[column] = customers[column].to_numpy()[rows]
+    plan["arm"] = pd.Series(np.repeat(["visit", "holdout"], [n_visits, len(held)]), dtype="str")
+    plan["assignment_probability"] = prob_by_customer[rows]
     plan["expected_gain"] = net_gain[rows]
     order_in_branch = np.lexsort((rows, -net_gain[rows], branch[rows]))
     rank = np.empty(len(rows), dtype=np.int64)
@@ -1250,16 +1244,6 @@ def plan_visits(
         np.arange(len(rows)) - np.searchsorted(ranked_branch, ranked_branch, side="left") + 1
     )
     plan["rank"] = rank
-    plan = plan.astype(
-        {
-            "plan_id": "str",
-            "branch_id": "str",
-            "officer_id": "str",
-            "visit_date": "datetime64[s]",
-            "customer_id": "str",
-            "arm": "str",
-        }
-    )
     visit_part = plan.iloc[:n_visits].sort_values(
         ["officer_id", "visit_date", "stop_order"], kind="stable"
     )
@@ -1271,14 +1255,9 @@ def plan_visits(
     excluded = np.flatnonzero(~in_plan)
     excluded = excluded[np.lexsort((excluded, branch[excluded]))]
     details = _exclusion_details(customers, reason, start_day, days, rules)
-    exclusions = pd.DataFrame(
-        {
-            "customer_id": customers["customer_id"].to_numpy()[excluded],
-            "branch_id": customers["branch_id"].to_numpy()[excluded],
-            "reason": reason[excluded],
-            "detail": details[excluded],
-        }
-    ).astype("str")
+    exclusions = customers.iloc[excluded][["customer_id", "branch_id"]].reset_index(drop=True)
+    exclusions["reason"] = pd.Series(reason[excluded], dtype="str")
+    exclusions["detail"] = pd.Series(details[excluded], dtype="str")
 
     capacity = int(crews["capacity"].sum())
     uplift = customers["uplift"].to_numpy()
