@@ -205,6 +205,9 @@ def select(
     method : str
         ``"per_branch"`` when no group couples branches, else ``"milp"``.
     """
+    # Capacity that can serve only branch b is used by b's best candidates in every optimal
+    # plan (all gains are positive, so leaving it idle never pays); only the capacity of
+    # groups covering several branches is left to the solver, for the candidates after them.
     available = np.bincount(branch, minlength=n_branches)
     single = groups[groups["size"] == 1]
     dedicated = np.zeros(n_branches, dtype=np.int64)

@@ -7,36 +7,49 @@ customer not visited, the reason why.
 How a plan is made
 ------------------
 1. **Eligibility.** Each customer is checked, in this order, against ``do_not_visit``, the
-   cool-down since the last visit, a non-positive expected gain and the optional minimum
-   gain; the first rule that fails is the exclusion reason.
+   cool-down since the last visit (``start - last_visit_date < cooldown_days``), a net
+   expected gain ``<= 0``, the optional minimum gain, and whether any officer covers the
+   branch on a working day; the first rule that fails is the exclusion reason. Every
+   customer of ``scores`` ends in exactly one of the plan and the exclusions.
 2. **Capacity.** Every officer works the weekdays of ``working_days`` that fall in
    ``[start, start + days)`` and are not in ``absent_dates``, making up to
    ``visits_per_day`` visits in the home branch or any branch of ``covers_branches``.
    With ``team_size = k > 1`` the working officers of one home branch are grouped, each
-   day, into teams of ``k`` (ordered by coverage, then officer id, so that officers with
-   the same coverage team up); a team visits at the pace of its slowest member
-   (minimum ``visits_per_day``), only in branches every member covers, and an officer left
-   without a full team that day makes no visits.
-3. **Selection.** Customers are chosen to maximise the total expected gain subject to the
-   capacity of every officer-day and every officer's coverage, exactly. A visit can happen
-   on any day of the horizon, so officers (or teams) with the same coverage are
-   interchangeable and are pooled into one *coverage group*. A group covering a single
-   branch is served by that branch's best customers (per-branch top-k); the groups that
-   cover several branches couple them, and their allocation is solved as a small
-   transportation problem with :func:`scipy.optimize.milp` (HiGHS) over (branch, group)
-   flows plus one bounded column per remaining candidate customer. With a must-visit
+   day, into teams of ``k``: officers with identical coverage team up first (by officer
+   id), the ones left over then team up across coverages, and an officer left without a
+   full team that day makes no visits. A team visits at the pace of its slowest member
+   (minimum ``visits_per_day``), only in branches every member covers; its
+   ``officer_id`` lists the members separated by spaces.
+3. **Selection.** Customers are chosen to maximise the total net expected gain subject to
+   the capacity of every officer-day and every officer's coverage, exactly. A visit can
+   happen on any day of the horizon, so crews (officers or teams) with the same coverage
+   are interchangeable and are pooled into one *coverage group*; and the customers of one
+   branch differ only by their gain, so a branch given ``n`` visits takes its ``n`` best.
+   A group covering a single branch is therefore filled by that branch's best customers
+   (per-branch top-k, the whole solution when no officer covers another branch). Groups
+   covering several branches couple them: their allocation is a transportation problem
+   over (branch, group) flows plus one bounded column per remaining candidate, solved by
+   HiGHS through :func:`scipy.optimize.milp` (see ``_plan_capacity``). With a must-visit
    rule, the number of must-visit customers served is maximised first, then the gain.
 4. **Holdout.** Per branch, a seeded random share of the selected customers (must-visit
    customers excepted) is withheld as arm ``holdout``; the freed capacity goes to the
    next-best eligible customers of the same branch. Since the holdout is drawn among the
    selected customers before refilling, every selected customer has exactly the same
    probability ``(n - h) / n`` of being visited (``n`` selected, ``h`` withheld in the
-   branch, ``h = round(holdout * n)``) and refill customers are visited with probability 1.
+   branch, ``h = round(holdout * n)``, so a branch with fewer than ``0.5 / holdout``
+   selected customers gets no holdout) and refill customers are visited with
+   probability 1. The summary reports the expected cures given up (sum of the holdout's
+   uplift) and the same net of the refill visits' uplift.
 5. **Days and routes.** Within a coverage group customers are sorted by branch, township,
-   village and position, and every officer (or team) takes a consecutive run of them, day
-   after day, so that one day is one trip. With coordinates, each day's stops are ordered
-   by nearest neighbour then improved by 2-opt (haversine distances); ``routes`` reports
-   the estimated km between the first and the last stop of every officer-day.
+   village and position, and every crew takes a consecutive run of them, day after day,
+   so that one day is one trip. With coordinates, each day's stops are ordered by nearest
+   neighbour then improved by 2-opt (haversine distances); ``routes`` reports the
+   estimated km between the first and the last stop of every crew-day (the way to and
+   from the branch is not included: scores carry no branch coordinates).
+
+Visit cost convention: ``scores["expected_gain"]`` is taken *before* the visit cost
+(uplift x value at stake, as a model scores it); ``PlanRules.visit_cost`` is the one place
+the cost enters, and the plan's ``expected_gain`` is net of it.
 """
 
 from __future__ import annotations
@@ -143,8 +156,8 @@ class PlanRules:
         A customer visited fewer than this many days before ``start`` is not visited again
         (reason ``cooldown``). ``0`` switches the rule off. Days.
     team_size : int, default 1
-        Officers making each visit together (2 for visits in pairs). See
-        :func:`plan_visits` for how teams are formed.
+        Officers making each visit together (2 for visits in pairs). How teams are formed
+        is described in the documentation of :mod:`visitrisk.planning`.
     visit_cost : float, default 0.0
         Cost of one visit (one customer, whatever the team size), CNY. The ``expected_gain``
         of ``scores`` is taken *before* this cost (uplift x value at stake); the plan's
