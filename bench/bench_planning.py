@@ -206,13 +206,13 @@ def bench_scale() -> dict:
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "target": {"seconds": 60, "peak_rss_mb": 4096},
         "method": summary["method"],
-        "capacity_visits": summary["capacity_visits"],
-        "visits": summary["visits"],
+        "capacity": summary["capacity"],
+        "visits_planned": summary["visits_planned"],
         "holdout_size": summary["holdout_size"],
         "expected_gain_cny": round(summary["expected_gain"], 2),
         "expected_incremental_cures": round(summary["expected_incremental_cures"], 2),
         "expected_cures_given_up": round(summary["expected_cures_given_up"], 2),
-        "km_per_crew_day": round(summary["km_per_crew_day"], 3),
+        "km_per_officer_day": round(summary["km_per_officer_day"], 3),
         "exclusions_by_reason": summary["exclusions_by_reason"],
     }
 

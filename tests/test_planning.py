@@ -2,6 +2,7 @@
 
 import datetime as dt
 import itertools
+import json
 
 import numpy as np
 import pandas as pd
@@ -194,7 +195,7 @@ def test_capacity_never_exceeded_per_officer_day(busy_plan):
     per_day = visits.groupby(["officer_id", "visit_date"]).size().rename("visits").reset_index()
     per_day = per_day.merge(staff[["officer_id", "visits_per_day"]], on="officer_id")
     assert (per_day["visits"] <= per_day["visits_per_day"]).all()
-    assert result.summary["visits"] <= result.summary["capacity_visits"]
+    assert result.summary["visits_planned"] <= result.summary["capacity"]
 
 
 def test_nobody_on_a_non_working_or_absent_day(busy_plan):
@@ -317,7 +318,9 @@ def test_holdout_share_probabilities_and_refill():
         refill = rows.loc[~randomised]
         assert len(refill) == h
         assert (refill["assignment_probability"] == 1.0).all()
-    assert result.summary["visits"] == without.summary["visits"]  # capacity is refilled
+    assert (
+        result.summary["visits_planned"] == without.summary["visits_planned"]
+    )  # capacity is refilled
     held = plan[plan["arm"] == "holdout"]
     assert result.summary["holdout_size"] == len(held)
     assert result.summary["expected_cures_given_up"] == pytest.approx(
@@ -396,7 +399,7 @@ def test_routes_without_coordinates_follow_villages():
     staff = make_staff(3, 2, 9, cover_share=0.0, vpd=(5, 5))
     result = plan_visits(scores, staff, START, days=3)
     assert result.routes["km"].isna().all()
-    assert result.summary["km_per_crew_day"] is None
+    assert result.summary["km_per_officer_day"] is None
     visits = result.plan[result.plan["arm"] == "visit"].join(
         scores[["township", "village"]], on="customer_id"
     )
@@ -422,6 +425,7 @@ def test_same_seed_same_bytes_other_seed_other_plan(tmp_path, busy_plan):
         assert a.read_bytes() == b.read_bytes()
     assert first[0].read_bytes() != third[0].read_bytes()
     assert result.plan_id == again.plan_id != other.plan_id
+    assert json.dumps(result.summary) == json.dumps(again.summary)
     text = first[0].read_text(encoding="utf-8")
     assert "\r" not in text
     assert text.splitlines()[0] == ",".join(PLAN_COLUMNS)

@@ -237,8 +237,15 @@ class VisitPlan:
         One row per officer-day with visits, columns :data:`ROUTE_COLUMNS`; ``km`` is the
         estimated distance between the first and last stop (NaN without coordinates).
     summary : dict
-        Plain JSON-serialisable figures: capacity, visits, holdout size, expected gain and
-        cures, expected cures given up for the holdout, exclusions by reason, km.
+        Plain JSON-serialisable figures: ``plan_id``, ``start``, ``end``, ``days``,
+        ``seed``, ``method`` (``"per_branch"`` or ``"milp"``), ``customers``, ``eligible``,
+        ``officers``, ``crew_days``, ``capacity`` (visit slots), ``visits_planned``,
+        ``capacity_used`` (share), ``must_visit_served``, ``holdout_size``,
+        ``holdout_share`` (of the randomised customers), ``refill_visits``,
+        ``expected_gain`` (CNY, visits), ``expected_incremental_cures`` (sum of the visits'
+        uplift), ``expected_cures_given_up`` (sum of the holdout's uplift),
+        ``expected_cures_given_up_net_of_refill``, ``exclusions_by_reason``, ``km_total``
+        and ``km_per_officer_day`` (None without coordinates).
     """
 
     plan: pd.DataFrame
@@ -704,8 +711,8 @@ def plan_visits(
         "eligible": len(candidates),
         "officers": len(staff_tables["officers"]),
         "crew_days": len(crews),
-        "capacity_visits": capacity,
-        "visits": len(visitors),
+        "capacity": capacity,
+        "visits_planned": len(visitors),
         "capacity_used": len(visitors) / capacity if capacity else 0.0,
         "must_visit_served": int(must[visitors].sum()),
         "must_visit_eligible": int(must[candidates].sum()),
@@ -718,6 +725,6 @@ def plan_visits(
         "expected_cures_given_up_net_of_refill": float(uplift[held].sum() - uplift[refilled].sum()),
         "exclusions_by_reason": {code: int(count) for code, count in counts.items()},
         "km_total": float(np.nansum(km)),
-        "km_per_crew_day": float(np.nanmean(km)) if np.isfinite(km).any() else None,
+        "km_per_officer_day": float(np.nanmean(km)) if np.isfinite(km).any() else None,
     }
     return VisitPlan(plan=plan, exclusions=exclusions, routes=routes, summary=summary)
