@@ -19,6 +19,7 @@ import json
 import platform
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -196,6 +197,11 @@ def bench_scale() -> dict:
     started = time.perf_counter()
     plan = plan_visits(scores, staff, START, DAYS, holdout=0.1, seed=0)
     seconds = time.perf_counter() - started
+    peak = peak_rss_mb()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        plan.to_csv(folder)
+    csv_seconds = time.perf_counter() - started
     summary = plan.summary
     return {
         "customers": len(scores),
@@ -203,7 +209,8 @@ def bench_scale() -> dict:
         "officers": len(staff),
         "working_days": 10,
         "seconds": round(seconds, 2),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_rss_mb": round(peak, 1),
+        "to_csv_seconds": round(csv_seconds, 2),
         "target": {"seconds": 60, "peak_rss_mb": 4096},
         "method": summary["method"],
         "capacity": summary["capacity"],
