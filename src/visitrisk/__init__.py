@@ -25,18 +25,24 @@ from visitrisk.metrics import (
     uplift_curve_ipw,
 )
 from visitrisk.nuisance import fit_nuisances, pseudo_outcomes
+from visitrisk.planning import PlanRules, VisitPlan, plan_visits
 from visitrisk.policy import average_treatment_effect, policy_value, uplift_calibration
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DataError", "Portfolio", "__version__"]
-__all__ += [
+__all__ = [
+    "DataError",
     "EvaluationReport",
+    "PlanRules",
+    "Portfolio",
+    "VisitPlan",
+    "__version__",
     "average_treatment_effect",
     "evaluate_scores",
     "fit_nuisances",
     "perfect_qini_curve",
     "perfect_uplift_curve",
+    "plan_visits",
     "plot_calibration",
     "plot_qini_curve",
     "policy_value",
