@@ -19,7 +19,8 @@ import visitrisk
 from visitrisk import DataError
 from visitrisk import report as rp
 
-HOSTILE = [
+# Text a spreadsheet would run as a formula ...
+FORMULAS = [
     '=HYPERLINK("http://evil.example/x","click")',
     "+1+cmd|' /C calc'!A0",
     "-2+3",
@@ -27,12 +28,17 @@ HOSTILE = [
     "\t=1+1",
     "\r=1+1",
     " =1+1",
-    "＝1+1",
+    "\u3000=1+1",  # after an ideographic space
+    "＝1+1",  # full-width equals sign, as a Chinese input method types it
+]
+# ... and text that must stay text everywhere.
+HARMLESS = [
     "#N/A",
     "<script>window.__pwned = 1</script>",
     "</script><script>window.__pwned = 2</script>",
     '<img src=x onerror="window.__pwned = 3">',
 ]
+HOSTILE = FORMULAS + HARMLESS
 
 
 def make_plan(n=40, seed=0):
@@ -85,7 +91,7 @@ def make_exclusions(n=12, seed=1):
         {
             "customer_id": pd.Series([f"9{i:09d}" for i in range(n)], dtype="str"),
             "branch_id": pd.Series(rng.choice(["0101", "0102"], n), dtype="str"),
-            "reason": pd.Series(reasons * 2 + ["no_capacity", "merged_into_other_plan"])[:n],
+            "reason": np.resize(reasons * 2 + ["no_capacity", "merged_into_other_plan"], n),
             "detail": pd.Series(rng.choice(["visited 2026-11-20, cool-down 30 days", ""], n)),
             "name": pd.Series(rng.choice(["赵六", "Chen Jie"], n)),
             "phone": pd.Series(rng.choice(["13700001111", None], n)),
@@ -309,9 +315,9 @@ def test_csv_guards_text_but_not_negative_numbers(tmp_path):
     rp.write_csv(plan, exclusions, tmp_path, mask_personal_data=False)
     back = pd.read_csv(tmp_path / "visit_plan.csv", dtype="str", keep_default_na=False)
     by_value = dict(zip(HOSTILE, back["reason_1"].iloc[: len(HOSTILE)], strict=False))
-    for value in HOSTILE[:8]:
+    for value in FORMULAS:
         assert by_value[value] == "'" + value, repr(value)
-    for value in HOSTILE[8:]:  # no spreadsheet formula: kept exactly
+    for value in HARMLESS:  # no spreadsheet formula: kept exactly
         assert by_value[value] == value
     assert back.loc[0, "customer_id"] == "'=cmd|'/C calc'!A0"
     assert back.loc[3, "uplift"] == "-0.03"
@@ -466,6 +472,31 @@ def test_sheet_names_follow_excel_rules():
     assert all(len(name) <= 31 for name in names)
 
 
+def test_branches_named_like_fixed_sheets_do_not_take_their_place(tmp_path):
+    plan = make_plan()
+    plan["branch_id"] = plan["branch_id"].replace({"0101": "Summary", "0102": "not planned"})
+    workbook = openpyxl.load_workbook(
+        rp.write_excel(plan, make_exclusions(), {}, tmp_path / "x.xlsx")
+    )
+    assert workbook.sheetnames == [
+        "Summary",
+        "B_03__东_",
+        "Summary~2",
+        "not planned~2",
+        "Not planned",
+    ]
+    assert workbook["Not planned"]["A1"].value == "Branch"
+    assert workbook["Summary~2"]["A2"].value == "Summary"
+
+
+def test_dates_with_time_zones_become_local_days(tmp_path):
+    plan = make_plan()
+    plan["visit_date"] = plan["visit_date"].dt.tz_localize("Asia/Shanghai")
+    rp.write_reports(plan, make_exclusions(), {}, tmp_path, formats=["csv", "xlsx"])
+    back = pd.read_csv(tmp_path / "visit_plan.csv", dtype="str")
+    assert back["visit_date"].dropna().str.fullmatch(r"2026-12-0[1-4]").all()
+
+
 def test_excel_writes_an_empty_plan(tmp_path):
     plan = make_plan().iloc[:0]
     exclusions = make_exclusions().iloc[:0]
@@ -573,9 +604,14 @@ def test_bad_values_are_reported_with_customer_ids(tmp_path):
     plan.loc[4, "uplift"] = "high"
     plan["rank"] = plan["rank"].astype(float)
     plan.loc[5, "rank"] = 1.5
-    with pytest.raises(DataError, match=r"plan.uplift must be pct.*'0000000004'") as error:
+    plan["visit_date"] = plan["visit_date"].astype(object)
+    plan.loc[0, "visit_date"] = "2026-13-45"
+    with pytest.raises(DataError, match=r"plan.uplift must be a number.*'0000000004'") as error:
         rp.write_html(plan, make_exclusions(), {}, tmp_path / "p.html")
-    assert error.value.problems["rule"].tolist() == ["not_int", "not_pct"]
+    assert error.value.problems["rule"].tolist() == ["not_date", "not_whole_number", "not_number"]
+    assert "plan.rank must be a whole number (1 row(s), e.g. customer_id '0000000005')" in str(
+        error.value
+    )
     plan = make_plan()
     plan.loc[2, "arm"] = "control"
     with pytest.raises(DataError, match=r"plan.arm must be one of.*'0000000002'"):

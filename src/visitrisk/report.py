@@ -112,11 +112,26 @@ _KIND: dict[str, str] = {
     "arrears": "money",
 }
 
+# Rule code and wording of a type problem, per kind of column.
+_EXPECTED = {
+    "date": ("not_date", "an ISO date (YYYY-MM-DD)"),
+    "int": ("not_whole_number", "a whole number"),
+    "pct": ("not_number", "a number (a probability)"),
+    "money": ("not_number", "a number (an amount)"),
+}
+
 # A spreadsheet reads a cell as a formula when it starts with one of these (OWASP CSV
 # injection list, plus the full-width forms a Chinese input method produces).
-_FORMULA_START = re.compile(r"^(?:[=+\-@\t\r\n＝＋－＠]|\s+[=+\-@＝＋－＠])")
+# Whitespace is listed (not \\s) and characters are literal (not \\u escapes) so that
+# pandas runs these patterns in pyarrow's RE2 rather than Python's re, row by row.
+_FORMULA_START = "^(?:[=+\\-@\t\r\n＝＋－＠]|[ \t\r\n\x0b\x0c\u00a0\u3000]+[=+\\-@＝＋－＠])"
+# Characters an East Asian font draws twice as wide (Hangul, CJK, full-width forms).
+_WIDE = (
+    "[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]"
+)
 # Characters XML 1.0 (hence xlsx) cannot hold; openpyxl refuses them.
 _XML_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+_EXCEL_ERRORS = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A")
 _EXCEL_MAX_TEXT = 32_767  # characters in one cell
 _EXCEL_MAX_ROWS = 1_048_575  # data rows under the header row
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
@@ -346,15 +361,21 @@ def _typed(frame: Any, table: str, columns: tuple[str, ...]) -> pd.DataFrame:
             out[name] = values.astype("str")
             continue
         if kind == "date":
-            parsed = pd.to_datetime(values, errors="coerce", format="ISO8601").dt.normalize()
+            parsed = pd.to_datetime(values, errors="coerce", format="ISO8601")
+            if parsed.dt.tz is not None:  # a visit date is a local calendar day
+                parsed = parsed.dt.tz_localize(None)
+            parsed = parsed.dt.normalize()
         else:
             parsed = pd.to_numeric(values, errors="coerce")
         bad = parsed.isna() & values.notna()
         if kind == "int":
             bad |= parsed.notna() & (parsed != np.floor(parsed))
         if bad.any():
+            expected = _EXPECTED[kind]
             problems.append(
-                _problem(table, name, f"not_{kind}", ids[bad], f"{table}.{name} must be {kind}")
+                _problem(
+                    table, name, expected[0], ids[bad], f"{table}.{name} must be {expected[1]}"
+                )
             )
             continue
         out[name] = parsed.astype("Int64") if kind == "int" else parsed
@@ -465,7 +486,7 @@ def mask_personal_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _neutralise_formulas(values: pd.Series) -> pd.Series:
     """Prefix text a spreadsheet would run as a formula with ``'`` (shown as text)."""
-    hostile = values.str.contains(_FORMULA_START.pattern, regex=True, na=False)
+    hostile = values.str.contains(_FORMULA_START, regex=True, na=False)
     return values.where(~hostile, "'" + values)
 
 
@@ -657,9 +678,7 @@ def _display_width(values: pd.Series) -> int:
     if values.empty:
         return 0
     text = values.astype("str").fillna("")
-    width = text.str.len() + text.str.count(
-        r"[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]"
-    )
+    width = text.str.len() + text.str.count(_WIDE)
     return int(width.max())
 
 
@@ -668,7 +687,7 @@ _NUMBER_WIDTH = {"date": 11, "int": 8, "pct": 9, "money": 14}
 
 def _excel_formats(currency: str) -> dict[str, str]:
     money = '"¥"#,##0.00' if currency == "CNY" else f'#,##0.00 "{currency.replace(chr(34), "")}"'
-    return {"date": "yyyy-mm-dd", "int": "0", "pct": "0.0%", "money": money, "float": "#,##0.0"}
+    return {"date": "yyyy-mm-dd", "pct": "0.0%", "money": money, "float": "#,##0.0", "int": "0"}
 
 
 def _excel_columns(frame: pd.DataFrame) -> list[list[Any]]:
@@ -717,35 +736,45 @@ def _fill_sheet(sheet: Any, frame: pd.DataFrame, lang: str, formats: dict[str, s
         header_cells.append(cell)
     sheet.append(header_cells)
 
-    # One reusable cell per column: openpyxl serialises a row as soon as it is appended.
-    plain, quoted = [], []
+    # Cells are objects only where needed (a number format, a forced string type): each
+    # costs openpyxl far more than a plain value. One reusable cell per column suffices,
+    # since openpyxl serialises a row as soon as it is appended.
+    styled = [j for j, kind in enumerate(kinds) if kind in ("money", "pct", "date")]
+    plain, forced, quoted = [], [], []
     for kind in kinds:
         cell = WriteOnlyCell(sheet)
-        if kind != "text":
+        if kind in formats:
             cell.number_format = formats[kind]
         plain.append(cell)
+        forced.append(WriteOnlyCell(sheet))
         hostile = WriteOnlyCell(sheet)
         hostile.quotePrefix = True  # Excel keeps it text even after the cell is edited
         quoted.append(hostile)
-    text_positions = [j for j, kind in enumerate(kinds) if kind == "text"]
     columns = _excel_columns(frame)
-    flags = {
-        j: frame.iloc[:, j].str.contains(_FORMULA_START.pattern, regex=True, na=False).tolist()
-        for j in text_positions
-    }
+    # Text openpyxl would store as a formula (leading "=") or an error value ("#N/A"), or
+    # that a spreadsheet would run as a formula once edited.
+    special = {}
+    for j, kind in enumerate(kinds):
+        if kind == "text":
+            text = frame.iloc[:, j]
+            formula = text.str.contains(_FORMULA_START, regex=True, na=False)
+            error = text.isin(_EXCEL_ERRORS)
+            special.update({(i, j): quoted[j] for i in np.flatnonzero(formula)})
+            special.update({(i, j): forced[j] for i in np.flatnonzero(error & ~formula)})
+    specials_by_row: dict[int, list[tuple[int, Any]]] = {}
+    for (i, j), cell in special.items():
+        specials_by_row.setdefault(i, []).append((j, cell))
     # openpyxl is row-oriented, so this loop over rows cannot be vectorised.
     for i, values in enumerate(zip(*columns, strict=True)):
         row: list[Any] = list(values)
-        for j in text_positions:
+        for j in styled:
             if values[j] is not None:
-                cell = quoted[j] if flags[j][i] else plain[j]
-                cell.value = values[j]
-                cell.data_type = "s"  # never a formula, never an error code like #N/A
-                row[j] = cell
-        for j, kind in enumerate(kinds):
-            if kind != "text" and values[j] is not None:
                 plain[j].value = values[j]
                 row[j] = plain[j]
+        for j, cell in specials_by_row.get(i, ()):
+            cell.value = values[j]
+            cell.data_type = "s"  # never a formula, never an error value
+            row[j] = cell
         sheet.append(row)
 
 
@@ -831,6 +860,12 @@ def _fixed_zip(data: bytes) -> bytes:
     return buffer.getvalue()
 
 
+def _chunks(frame: pd.DataFrame) -> list[pd.DataFrame]:
+    """Pieces that fit on one sheet (at least one, so an empty table still gets a sheet)."""
+    starts = range(0, max(len(frame), 1), _EXCEL_MAX_ROWS)
+    return [frame.iloc[start : start + _EXCEL_MAX_ROWS] for start in starts]
+
+
 def _excel_bytes(
     plan: pd.DataFrame,
     exclusions: pd.DataFrame,
@@ -848,19 +883,19 @@ def _excel_bytes(
     fixed = [_text(lang, "sheet.summary"), _text(lang, "sheet.exclusions")]
     _fill_summary(workbook.create_sheet(fixed[0]), plan, exclusions, summary, lang, formats, masked)
 
-    people_plan = _for_people(plan, _PLAN_DISPLAY, lang)
-    branches = sorted(plan["branch_id"].dropna().unique())
-    sheets = [(branch, people_plan[plan["branch_id"] == branch]) for branch in branches]
-    if plan["branch_id"].isna().any():
-        sheets.append((_text(lang, "ui.blank"), people_plan[plan["branch_id"].isna()]))
-    people_exclusions = _for_people(exclusions, _EXCLUSION_DISPLAY, lang)
-    chunks = range(0, max(len(people_exclusions), 1), _EXCEL_MAX_ROWS)
-    sheets += [
-        (fixed[1], people_exclusions.iloc[start : start + _EXCEL_MAX_ROWS]) for start in chunks
-    ]
-    for name, (_, rows) in zip(
-        _sheet_names([label for label, _ in sheets], fixed[:1]), sheets, strict=True
-    ):
+    # A branch named like a fixed sheet gets the suffix, not the fixed sheet.
+    excluded = _for_people(exclusions, _EXCLUSION_DISPLAY, lang)
+    excluded_parts = _chunks(excluded)
+    excluded_names = _sheet_names([fixed[1]] * len(excluded_parts), fixed[:1])
+    by_branch = _for_people(plan, _PLAN_DISPLAY, lang).groupby(
+        plan["branch_id"].fillna(_text(lang, "ui.blank")), sort=True
+    )
+    branch_parts = [(label, part) for label, rows in by_branch for part in _chunks(rows)]
+    branch_names = _sheet_names([label for label, _ in branch_parts], fixed + excluded_names)
+    for name, rows in [
+        *zip(branch_names, [part for _, part in branch_parts], strict=True),
+        *zip(excluded_names, excluded_parts, strict=True),
+    ]:
         _fill_sheet(workbook.create_sheet(name), rows.reset_index(drop=True), lang, formats)
     buffer = io.BytesIO()
     workbook.save(buffer)
