@@ -449,7 +449,7 @@ def test_excel_summary_sheet_holds_figures_and_exclusions_by_reason(tmp_path):
     assert values["Expected gain"].number_format == '"¥"#,##0.00'
     assert values["No visit slot left"].value == 3
     assert values["merged_into_other_plan"].value == 1
-    assert values["seed"].value == 0
+    assert values["Random seed"].value == "0"
 
 
 def test_excel_splits_a_long_exclusion_list_over_sheets(tmp_path, monkeypatch):
@@ -574,11 +574,79 @@ def test_html_in_chinese_has_translated_labels_and_summary(tmp_path):
 
 
 def test_unknown_summary_keys_are_listed_not_lost(tmp_path):
-    summary = {"solver": "<b>highs</b>", "seed": 7}
+    summary = {"solver": "<b>highs</b>", "gap": 0.000123456, "weights": {"b": 2, "a": 1}}
     page = rp.write_html(make_plan(), make_exclusions(), summary, tmp_path / "p.html").read_text()
-    assert "&lt;b&gt;highs&lt;/b&gt;" in page
+    assert "<dt>solver</dt><dd>&lt;b&gt;highs&lt;/b&gt;</dd>" in page
     assert "<b>highs" not in page
-    assert "<dt>seed</dt><dd>7</dd>" in page
+    assert "<dt>gap</dt><dd>0.0001235</dd>" in page
+    assert "<dt>weights</dt><dd>{&#34;a&#34;: 1, &#34;b&#34;: 2}</dd>" in page
+
+
+# What planning.plan_visits returns as VisitPlan.summary (branch `planning`).
+PLANNER_SUMMARY = {
+    "plan_id": "vp-3f2a9c",
+    "start": "2026-12-01",
+    "end": "2026-12-10",
+    "days": 10,
+    "seed": 0,
+    "holdout_share_target": 0.1,
+    "team_size": 2,
+    "method": "per_branch_top_k",
+    "customers": 120,
+    "eligible": 70,
+    "officers": 6,
+    "crew_days": 30,
+    "capacity_visits": 60,
+    "visits": 36,
+    "capacity_used": 0.6,
+    "must_visit_served": 2,
+    "must_visit_eligible": 2,
+    "holdout_size": 4,
+    "holdout_share": 0.1,
+    "refill_visits": 4,
+    "expected_gain": 12345.678,
+    "expected_incremental_cures": 3.21,
+    "expected_cures_given_up": 0.42,
+    "expected_cures_given_up_net_of_refill": 0.11,
+    "exclusions_by_reason": {"cooldown": 99},  # ignored: counted from the table
+    "km_total": 250.0,
+    "km_per_crew_day": None,
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_planner_summary_is_shown_whole_and_translated(tmp_path, lang):
+    plan, exclusions = make_plan(), make_exclusions()
+    page = rp.write_html(plan, exclusions, PLANNER_SUMMARY, tmp_path / "p.html", lang=lang)
+    text = page.read_text()
+    label = rp.MESSAGES[lang]
+    for key, shown in [
+        ("plan_id", "vp-3f2a9c"),
+        ("period", "2026-12-01 – 2026-12-10"),
+        ("visits_planned", "36"),
+        ("capacity", "60"),
+        ("capacity_used", "60.0%"),
+        ("expected_incremental_cures", "3.2"),
+        ("expected_gain", "12,345.68 CNY"),
+        ("expected_cures_given_up_net_of_refill", "0.1"),
+        ("km_total", f"250.0 {label['unit.km']}"),
+    ]:
+        assert f"<dt>{html.escape(label[f'summary.{key}'])}</dt><dd>{shown}</dd>" in text, key
+    for key, shown in [("officers", "6"), ("team_size", "2"), ("method", "per_branch_top_k")]:
+        assert f"<dt>{html.escape(label[f'summary.{key}'])}</dt><dd>{shown}</dd>" in text, key
+    assert label["summary.km_per_officer_day"] not in text  # None: no coordinates
+    assert ">99<" not in text  # the table's own counts win
+    hidden = {"start", "end", "exclusions_by_reason", "km_per_crew_day", "capacity_visits"}
+    for key in set(PLANNER_SUMMARY) - hidden:  # every figure has a translated label
+        assert f"summary.{key}" in label or key == "visits", key
+    assert "<dt>visits</dt>" not in text
+    workbook = openpyxl.load_workbook(
+        rp.write_excel(plan, exclusions, PLANNER_SUMMARY, tmp_path / "p.xlsx", lang=lang)
+    )
+    rows = {row[0]: row[1] for row in workbook.worksheets[0].iter_rows(values_only=True) if row}
+    assert rows[label["summary.capacity"]] == 60
+    assert rows[f"{label['summary.km_total']} ({label['unit.km']})"] == 250.0
+    assert rows[label["summary.method"]] == "per_branch_top_k"
 
 
 # --------------------------------------------------------------------------- validation

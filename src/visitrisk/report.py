@@ -30,6 +30,8 @@ import base64
 import datetime as dt
 import hashlib
 import io
+import json
+import numbers
 import os
 import re
 import secrets
@@ -187,7 +189,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "summary.plan_id": "Plan",
         "summary.period": "Visit dates",
         "summary.visits_planned": "Visits planned",
-        "summary.officers": "Officers with visits",
         "summary.expected_incremental_cures": "Expected incremental cures",
         "summary.expected_incremental_cures.help": (
             "Customers expected to cure because they are visited, beyond those who would"
@@ -205,10 +206,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "summary.holdout_share": "Holdout share",
         "summary.expected_cures_given_up": "Expected cures given up for the measurement",
+        "summary.expected_cures_given_up.help": (
+            "Expected cures of the holdout customers, had they been visited."
+        ),
+        "summary.expected_cures_given_up_net_of_refill": "… after refilling the freed slots",
+        "summary.expected_cures_given_up_net_of_refill.help": (
+            "The same, less the expected cures of the customers visited in their place."
+        ),
         "summary.km_per_officer_day": "Estimated km per officer-day",
+        "summary.km_total": "Estimated km in total",
         "summary.customers_excluded": "Delinquent customers not planned",
         "summary.exclusions_by_reason": "Not planned, by reason",
-        "summary.other": "Other figures",
+        "summary.details": "Plan details",
+        "summary.customers": "Customers scored",
+        "summary.eligible": "Customers eligible for a visit",
+        "summary.officers": "Officers on staff",
+        "summary.crew_days": "Officer-days (or team-days) available",
+        "summary.team_size": "Officers per visit",
+        "summary.must_visit_served": "Must-visit customers planned",
+        "summary.must_visit_eligible": "Must-visit customers eligible",
+        "summary.refill_visits": "Visits filling slots freed by the holdout",
+        "summary.holdout_share_target": "Holdout share asked for",
+        "summary.days": "Days planned",
+        "summary.method": "Optimiser",
+        "summary.seed": "Random seed",
         "summary.count": "Customers",
         "summary.masked": "Names, ID numbers and phone numbers are masked.",
         "summary.unmasked": (
@@ -272,7 +293,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "summary.plan_id": "计划编号",
         "summary.period": "走访日期",
         "summary.visits_planned": "安排走访次数",
-        "summary.officers": "参与走访的客户经理",
         "summary.expected_incremental_cures": "预计因走访而恢复正常的客户数",
         "summary.expected_incremental_cures.help": (
             "因为上门走访才恢复正常的客户，不含本来就会恢复的客户。"
@@ -286,10 +306,28 @@ MESSAGES: dict[str, dict[str, str]] = {
         "summary.holdout_size.help": "本应走访、但随机留出不走访的客户，用于衡量走访的实际效果。",
         "summary.holdout_share": "对照组比例",
         "summary.expected_cures_given_up": "为衡量效果而放弃的预计恢复客户数",
+        "summary.expected_cures_given_up.help": "对照组客户若被走访，预计会恢复正常的人数。",
+        "summary.expected_cures_given_up_net_of_refill": "……扣除补位走访后",
+        "summary.expected_cures_given_up_net_of_refill.help": (
+            "同上，减去替补走访客户预计恢复正常的人数。"
+        ),
         "summary.km_per_officer_day": "每位客户经理每天预计行程",
+        "summary.km_total": "预计总行程",
         "summary.customers_excluded": "未安排走访的逾期客户",
         "summary.exclusions_by_reason": "未安排原因统计",
-        "summary.other": "其他指标",
+        "summary.details": "计划参数",
+        "summary.customers": "已评分客户",
+        "summary.eligible": "符合走访条件的客户",
+        "summary.officers": "在岗客户经理",
+        "summary.crew_days": "可用的人天（或小组天）",
+        "summary.team_size": "每次走访人数",
+        "summary.must_visit_served": "已安排的必访客户",
+        "summary.must_visit_eligible": "符合条件的必访客户",
+        "summary.refill_visits": "替补对照组空出名额的走访",
+        "summary.holdout_share_target": "设定的对照组比例",
+        "summary.days": "计划天数",
+        "summary.method": "优化方法",
+        "summary.seed": "随机种子",
         "summary.count": "客户数",
         "summary.masked": "姓名、身份证号和电话已脱敏。",
         "summary.unmasked": "注意：本文件含未脱敏的个人信息，仅限行内使用，走访结束后请删除。",
@@ -596,45 +634,92 @@ def _for_people(frame: pd.DataFrame, order: tuple[str, ...], lang: str) -> pd.Da
     return out
 
 
+# Where each headline figure may come from in the planner's summary, first key first.
+_SUMMARY_SOURCES: dict[str, tuple[str, ...]] = {
+    "visits_planned": ("visits_planned", "visits"),
+    "capacity": ("capacity", "capacity_visits"),
+    "km_per_officer_day": ("km_per_officer_day", "km_per_crew_day"),
+}
+# Secondary figures shown under "Plan details" when the summary has them, with their kind.
+_SUMMARY_DETAILS: dict[str, str] = {
+    "customers": "int",
+    "eligible": "int",
+    "officers": "int",
+    "crew_days": "int",
+    "team_size": "int",
+    "must_visit_served": "int",
+    "must_visit_eligible": "int",
+    "refill_visits": "int",
+    "holdout_share_target": "pct",
+    "days": "int",
+    "method": "text",
+    "seed": "text",
+}
+
+
 def _summary_items(
     plan: pd.DataFrame, exclusions: pd.DataFrame, summary: Mapping[str, Any]
-) -> tuple[list[tuple[str, Any, str]], pd.Series, list[tuple[str, Any]]]:
-    """Headline figures ``(key, value, kind)``, exclusions per reason, other summary keys."""
+) -> tuple[list[tuple[str, Any, str]], pd.Series, list[tuple[str, Any, str]]]:
+    """Headline figures and details ``(key, value, kind)``, and exclusions per reason.
+
+    A figure the summary lacks is computed from the rows when it can be, else left out.
+    Summary keys the catalogue does not know are kept as details under their own name.
+    """
+    used = {"start", "end", "exclusions_by_reason"}
+
+    def given(key: str, default: Any = None) -> Any:
+        for source in _SUMMARY_SOURCES.get(key, (key,)):
+            used.add(source)
+            if summary.get(source) is not None:
+                return summary[source]
+        return default
+
     visits = plan["arm"] == "visit"
-    holdout = int(summary.get("holdout_size", (plan["arm"] == "holdout").sum()))
-    planned = int(summary.get("visits_planned", visits.sum()))
-    capacity = summary.get("capacity")
-    capacity_used = summary.get("capacity_used")
-    if capacity_used is None and capacity:
-        capacity_used = planned / capacity
+    planned = int(given("visits_planned", visits.sum()))
+    holdout = int(given("holdout_size", (plan["arm"] == "holdout").sum()))
+    capacity = given("capacity")
+    capacity_used = given("capacity_used", planned / capacity if capacity else None)
     dates = plan["visit_date"].dropna()
+    period = (dates.min(), dates.max()) if len(dates) else None
+    if summary.get("start") and summary.get("end"):
+        period = (pd.Timestamp(summary["start"]), pd.Timestamp(summary["end"]))
+    plan_ids = " ".join(sorted(plan["plan_id"].dropna().unique()))
+    cures = plan.loc[visits, "uplift"].sum()
     gain = plan.loc[visits, "expected_gain"].sum()
+    share = holdout / (holdout + planned) if holdout + planned else None
     items: list[tuple[str, Any, str]] = [
-        ("plan_id", " ".join(sorted(plan["plan_id"].dropna().unique())), "text"),
-        ("period", (dates.min(), dates.max()) if len(dates) else None, "period"),
+        ("plan_id", str(given("plan_id", plan_ids)), "text"),
+        ("period", period, "period"),
         ("visits_planned", planned, "int"),
-        ("officers", int(plan.loc[visits, "officer_id"].nunique()), "int"),
-        (
-            "expected_incremental_cures",
-            float(summary.get("expected_incremental_cures", plan.loc[visits, "uplift"].sum())),
-            "float",
-        ),
-        ("expected_gain", float(summary.get("expected_gain", gain)), "money"),
+        ("expected_incremental_cures", given("expected_incremental_cures", cures), "float"),
+        ("expected_gain", given("expected_gain", gain), "money"),
         ("capacity_used", capacity_used, "pct"),
         ("capacity", capacity, "int"),
         ("holdout_size", holdout, "int"),
-        ("holdout_share", holdout / (holdout + planned) if holdout + planned else None, "pct"),
-        ("expected_cures_given_up", summary.get("expected_cures_given_up"), "float"),
-        ("km_per_officer_day", summary.get("km_per_officer_day"), "km"),
+        ("holdout_share", given("holdout_share", share), "pct"),
+        ("expected_cures_given_up", given("expected_cures_given_up"), "float"),
+        (
+            "expected_cures_given_up_net_of_refill",
+            given("expected_cures_given_up_net_of_refill"),
+            "float",
+        ),
+        ("km_per_officer_day", given("km_per_officer_day"), "km"),
+        ("km_total", given("km_total"), "km"),
         ("customers_excluded", len(exclusions), "int"),
-    ]  # fmt: skip
-    items = [item for item in items if item[1] is not None]
+    ]
+    details = [(key, given(key), kind) for key, kind in _SUMMARY_DETAILS.items()]
+    details += [(str(key), summary[key], "raw") for key in sorted(summary, key=str)
+                if key not in used]  # fmt: skip
     # Counted from the table itself, so the summary can never disagree with the rows.
     by_reason = exclusions["reason"].value_counts(sort=False).sort_index()
     by_reason = by_reason.sort_values(ascending=False, kind="stable")
-    known = {key for key, _, _ in items} | {"exclusions_by_reason"}
-    others = [(key, summary[key]) for key in sorted(summary, key=str) if key not in known]
-    return items, by_reason, others
+    keep = [item for item in items if item[1] is not None]
+    return keep, by_reason, [item for item in details if item[1] is not None]
+
+
+def _label(lang: str, key: str) -> str:
+    """Return the translated label of a summary figure, or an unknown key as it is."""
+    return MESSAGES[lang].get(f"summary.{key}", key)
 
 
 def _format_value(value: Any, kind: str, lang: str) -> str:
@@ -650,6 +735,10 @@ def _format_value(value: Any, kind: str, lang: str) -> str:
         return f"{float(value):.1%}"
     if kind == "km":
         return f"{float(value):,.1f} {_text(lang, 'unit.km')}"
+    if kind == "raw" and isinstance(value, float):
+        return f"{value:,.4g}"
+    if kind == "raw" and isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return str(value)
 
 
@@ -801,7 +890,19 @@ def _fill_summary(
     sheet.column_dimensions["A"].width = 46
     sheet.column_dimensions["B"].width = 26
     sheet.column_dimensions["C"].width = 70
-    items, by_reason, others = _summary_items(plan, exclusions, summary)
+
+    def value_cell(value: Any, kind: str) -> Any:
+        if kind in ("text", "period") or not isinstance(value, numbers.Real):
+            return text_cell(_format_value(value, kind, lang))
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = {"km": formats["float"], "raw": "General"}.get(kind) or formats[kind]
+        return cell
+
+    def label_cell(key: str, kind: str) -> Any:
+        unit = f" ({_text(lang, 'unit.km')})" if kind == "km" else ""
+        return text_cell(_label(lang, key) + unit, font=bold)
+
+    items, by_reason, details = _summary_items(plan, exclusions, summary)
     sheet.append([text_cell(_text(lang, "title"), font=Font(bold=True, size=14))])
     notice = _text(lang, "summary.masked" if masked else "summary.unmasked")
     sheet.append(
@@ -809,34 +910,21 @@ def _fill_summary(
     )
     sheet.append([])
     for key, value, kind in items:
-        if kind in ("text", "period"):
-            value_cell = text_cell(_format_value(value, kind, lang))
-        else:
-            value_cell = WriteOnlyCell(sheet, value=float(value) if kind != "int" else int(value))
-            value_cell.number_format = formats["float" if kind == "km" else kind]
-        label = _text(lang, f"summary.{key}")
-        if kind == "km":
-            label = f"{label} ({_text(lang, 'unit.km')})"
-        help_key = f"summary.{key}.help"
-        help_text = MESSAGES[lang].get(help_key, "")
-        sheet.append([text_cell(label, font=bold), value_cell,
-                      text_cell(help_text, alignment=wrap)])  # fmt: skip
+        help_text = MESSAGES[lang].get(f"summary.{key}.help", "")
+        sheet.append(
+            [label_cell(key, kind), value_cell(value, kind), text_cell(help_text, alignment=wrap)]
+        )
     sheet.append([])
     sheet.append([text_cell(_text(lang, "summary.exclusions_by_reason"), font=bold),
                   text_cell(_text(lang, "summary.count"), font=bold)])  # fmt: skip
     labels = _code_label(lang, "reason", pd.Series(by_reason.index, dtype="str"))
     for label, count in zip(labels, by_reason.tolist(), strict=True):
         sheet.append([text_cell(label), int(count)])
-    if others:
+    if details:
         sheet.append([])
-        sheet.append([text_cell(_text(lang, "summary.other"), font=bold)])
-        for key, value in others:
-            shown = (
-                value if isinstance(value, int | float) and not isinstance(value, bool) else None
-            )
-            sheet.append(
-                [text_cell(str(key)), shown if shown is not None else text_cell(str(value))]
-            )
+        sheet.append([text_cell(_text(lang, "summary.details"), font=bold)])
+        for key, value, kind in details:
+            sheet.append([label_cell(key, kind), value_cell(value, kind)])
 
 
 def _fixed_zip(data: bytes) -> bytes:
@@ -1006,23 +1094,24 @@ def _html_text(
     def digest(source: str) -> str:
         return base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode()
 
-    items, by_reason, others = _summary_items(plan, exclusions, summary)
+    items, by_reason, details = _summary_items(plan, exclusions, summary)
     figures = [
         {
-            "label": _text(lang, f"summary.{key}"),
+            "label": _label(lang, key),
             "value": _format_value(value, kind, lang) + (f" {currency}" if kind == "money" else ""),
             "help": MESSAGES[lang].get(f"summary.{key}.help", ""),
         }
         for key, value, kind in items
     ]
-    dates = plan["visit_date"].dropna()
+    figure = {key: value for key, value, _ in items}
+    period = figure.get("period")
     lead = _text(
         lang,
         "summary.lead",
-        visits=f"{int((plan['arm'] == 'visit').sum()):,}",
-        start=dates.min().strftime("%Y-%m-%d") if len(dates) else "–",
-        end=dates.max().strftime("%Y-%m-%d") if len(dates) else "–",
-        holdout=f"{int((plan['arm'] == 'holdout').sum()):,}",
+        visits=f"{figure['visits_planned']:,}",
+        start=period[0].strftime("%Y-%m-%d") if period else "–",
+        end=period[1].strftime("%Y-%m-%d") if period else "–",
+        holdout=f"{figure['holdout_size']:,}",
         excluded=f"{len(exclusions):,}",
     )
     reasons = [
@@ -1056,7 +1145,9 @@ def _html_text(
         lead=lead,
         figures=figures,
         reasons=reasons,
-        others=[(str(key), str(value)) for key, value in others],
+        details=[
+            (_label(lang, key), _format_value(value, kind, lang)) for key, value, kind in details
+        ],
         masked=masked,
         payload=payload,
         script=Markup(script),
