@@ -107,7 +107,8 @@ def hostile(plan, exclusions):
     plan.loc[: k - 1, "reason_1"] = HOSTILE
     plan.loc[: k - 1, "village"] = HOSTILE[::-1]
     plan.loc[0, "customer_id"] = "=cmd|'/C calc'!A0"
-    exclusions.loc[: len(exclusions) - 1, "detail"] = HOSTILE[: len(exclusions)]
+    k = min(len(HOSTILE), len(exclusions))
+    exclusions.loc[: k - 1, "detail"] = HOSTILE[:k]
     return plan, exclusions
 
 

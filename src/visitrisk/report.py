@@ -1224,13 +1224,20 @@ def write_reports(
     (:func:`write_html`). Each file is replaced atomically; the set as a whole is not (a
     crash between two files leaves the earlier ones new and the later ones old).
 
-    Figures read from ``summary`` (all optional): ``expected_incremental_cures``
+    Headline figures read from ``summary`` (the planner's ``VisitPlan.summary``; every
+    key optional): ``plan_id``, ``start`` and ``end`` (ISO dates; default: the visit
+    dates), ``visits_planned`` or ``visits`` (default: counted), ``expected_incremental_cures``
     (customers; default: the sum of ``uplift`` over visits), ``expected_gain`` (CNY;
-    default: the sum over visits), ``visits_planned``, ``holdout_size`` (default: counted
-    from the plan), ``capacity`` (visit slots), ``capacity_used`` (share 0–1; default
-    ``visits_planned / capacity``), ``expected_cures_given_up`` (customers),
-    ``km_per_officer_day`` (km). Exclusions by reason are always counted from
-    ``exclusions``. Any other key is listed under "other figures" by its own name.
+    default: the sum over visits), ``capacity`` or ``capacity_visits`` (visit slots),
+    ``capacity_used`` (share 0–1; default ``visits_planned / capacity``), ``holdout_size``
+    (default: counted), ``holdout_share``, ``expected_cures_given_up`` and
+    ``expected_cures_given_up_net_of_refill`` (customers), ``km_per_officer_day`` or
+    ``km_per_crew_day`` and ``km_total`` (km). Listed under "plan details": ``customers``,
+    ``eligible``, ``officers``, ``crew_days``, ``team_size``, ``must_visit_served``,
+    ``must_visit_eligible``, ``refill_visits``, ``holdout_share_target``, ``days``,
+    ``method``, ``seed``, and any other key under its own (untranslated) name. A ``None``
+    value is left out. Exclusions by reason are always counted from ``exclusions``, so
+    the summary cannot disagree with the rows.
 
     Parameters
     ----------
