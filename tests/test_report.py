@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 
 import visitrisk
-from visitrisk import DataError
+from visitrisk import DataError, _report_excel
 from visitrisk import report as rp
+from visitrisk._report_text import MESSAGES
 
 # Text a spreadsheet would run as a formula ...
 FORMULAS = [
@@ -119,11 +120,11 @@ SUMMARY = {"capacity": 48, "km_per_officer_day": 23.46, "expected_cures_given_up
 
 
 def test_catalogues_have_the_same_keys_and_placeholders():
-    assert set(rp.MESSAGES) == set(rp.LANGUAGES) == {"en", "zh"}
-    assert rp.MESSAGES["en"].keys() == rp.MESSAGES["zh"].keys()
+    assert set(MESSAGES) == set(rp.LANGUAGES) == {"en", "zh"}
+    assert MESSAGES["en"].keys() == MESSAGES["zh"].keys()
     fields = string.Formatter()
-    for key, english in rp.MESSAGES["en"].items():
-        chinese = rp.MESSAGES["zh"][key]
+    for key, english in MESSAGES["en"].items():
+        chinese = MESSAGES["zh"][key]
         assert {f for _, f, _, _ in fields.parse(english) if f} == {
             f for _, f, _, _ in fields.parse(chinese) if f
         }, key
@@ -135,7 +136,7 @@ def test_every_column_arm_and_contract_reason_is_translated():
     columns = rp.PLAN_COLUMNS + rp.EXCLUSION_COLUMNS + rp.OPTIONAL_COLUMNS
     reasons = ("do_not_visit", "cooldown", "non_positive_gain", "no_capacity", "no_staff")
     for lang in rp.LANGUAGES:
-        catalogue = rp.MESSAGES[lang]
+        catalogue = MESSAGES[lang]
         assert all(f"col.{name}" in catalogue for name in columns)
         assert all(f"arm.{arm}" in catalogue for arm in rp.ARMS)
         assert all(f"reason.{code}" in catalogue for code in reasons)
@@ -143,7 +144,7 @@ def test_every_column_arm_and_contract_reason_is_translated():
 
 def test_chinese_catalogue_is_chinese():
     for key in ("title", "col.arrears", "arm.holdout", "reason.cooldown", "ui.all"):
-        assert re.search(r"[\u4e00-\u9fff]", rp.MESSAGES["zh"][key]), key
+        assert re.search(r"[\u4e00-\u9fff]", MESSAGES["zh"][key]), key
 
 
 # ------------------------------------------------------------------------------ masking
@@ -241,7 +242,7 @@ def test_personal_data_never_leaves_masked_exports_and_is_kept_on_request(tmp_pa
     for path in sorted((tmp_path / "open").iterdir()):
         kept = raw[4:] if path.name == "exclusions.csv" else raw[:4]
         assert all(value in _all_text(path) for value in kept), path.name
-    warning = rp.MESSAGES["zh"]["summary.unmasked"]
+    warning = MESSAGES["zh"]["summary.unmasked"]
     assert warning in _all_text(tmp_path / "open" / "visit_plan.html")
     assert warning in _all_text(tmp_path / "open" / "visit_plan.xlsx")
     assert warning not in _all_text(tmp_path / "masked" / "visit_plan.html")
@@ -454,7 +455,7 @@ def test_excel_summary_sheet_holds_figures_and_exclusions_by_reason(tmp_path):
 
 
 def test_excel_splits_a_long_exclusion_list_over_sheets(tmp_path, monkeypatch):
-    monkeypatch.setattr(rp, "_EXCEL_MAX_ROWS", 5)
+    monkeypatch.setattr(_report_excel, "_EXCEL_MAX_ROWS", 5)
     path = rp.write_excel(make_plan(), make_exclusions(12), {}, tmp_path / "plan.xlsx")
     workbook = openpyxl.load_workbook(path)
     assert workbook.sheetnames[-3:] == ["Not planned", "Not planned~2", "Not planned~3"]
@@ -462,7 +463,7 @@ def test_excel_splits_a_long_exclusion_list_over_sheets(tmp_path, monkeypatch):
 
 
 def test_sheet_names_follow_excel_rules():
-    names = rp._sheet_names(
+    names = _report_excel._sheet_names(
         ["a/b", "A/B", "x" * 40, "x" * 40, "'quoted'", "history", "", "Summary", "[1]:*?\\"],
         taken=["Summary"],
     )
@@ -566,7 +567,7 @@ def test_html_in_chinese_has_translated_labels_and_summary(tmp_path):
         "reason.no_capacity",
     ]
     for key in keys:
-        assert html.escape(rp.MESSAGES["zh"][key]) in page, key
+        assert html.escape(MESSAGES["zh"][key]) in page, key
     assert "Visit plan" not in page
     assert "Expected incremental cures" not in page
     assert "23.5 公里" in page
@@ -620,7 +621,7 @@ def test_the_planner_summary_is_shown_whole_and_translated(tmp_path, lang):
     plan, exclusions = make_plan(), make_exclusions()
     page = rp.write_html(plan, exclusions, PLANNER_SUMMARY, tmp_path / "p.html", lang=lang)
     text = page.read_text()
-    label = rp.MESSAGES[lang]
+    label = MESSAGES[lang]
     for key, shown in [
         ("plan_id", "vp-3f2a9c"),
         ("period", "2026-12-01 – 2026-12-10"),
@@ -816,7 +817,7 @@ def test_html_renders_sorts_and_filters_in_chromium(tmp_path, lang):
     assert seen["rows"] == plan["customer_id"].tolist()
     assert seen["names"][: len(HOSTILE)] == HOSTILE
     assert seen["reasons"][: len(HOSTILE)] == HOSTILE
-    labels = rp.MESSAGES[lang]
+    labels = MESSAGES[lang]
     assert seen["headers"][:3] == [
         labels["col.branch_id"],
         labels["col.officer_id"],
