@@ -374,7 +374,7 @@ def test_a_crash_keeps_the_old_file_whole_and_cleans_up(tmp_path, monkeypatch):
 
 
 def test_files_get_ordinary_permissions(tmp_path):
-    path = rp.write_html(make_plan(), make_exclusions(), {}, tmp_path / "plan.html")
+    path = rp.write_html(make_plan(), make_exclusions(), None, tmp_path / "plan.html")
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
@@ -792,11 +792,14 @@ def _run_in_chromium(page, tmp_path):
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
-        "--dump-dom", copy.as_uri(),
+        "--enable-logging=stderr", "--v=0", "--dump-dom", copy.as_uri(),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     found = re.search(r'<pre id="test-result">(.*?)</pre>', done.stdout, re.S)
     assert found, f"chromium returned no result (exit {done.returncode}): {done.stderr[-2000:]}"
+    # The policy blocks any request, inline handler or unhashed script, and says so.
+    blocked = [line for line in done.stderr.splitlines() if "Content Security Policy" in line]
+    assert not blocked, blocked
     return json.loads(html.unescape(found.group(1)))
 
 

@@ -357,7 +357,7 @@ def write_csv(
 def write_excel(
     plan: pd.DataFrame,
     exclusions: pd.DataFrame,
-    summary: Mapping[str, Any],
+    summary: Mapping[str, Any] | None,
     path: str | os.PathLike,
     *,
     lang: str = "en",
@@ -380,7 +380,7 @@ def write_excel(
     ----------
     plan, exclusions : pandas.DataFrame
         The plan and its exclusions, with the contract columns.
-    summary : mapping
+    summary : mapping or None
         Planner figures; see :func:`write_reports` for the keys used.
     path : path
         The ``.xlsx`` file to write (its folder must exist).
@@ -398,14 +398,14 @@ def write_excel(
     """
     _check_choice("write_excel", "lang", lang, LANGUAGES)
     plan, exclusions = _prepare(plan, exclusions, mask_personal_data)
-    data = excel_bytes(plan, exclusions, summary, lang, currency, mask_personal_data)
+    data = excel_bytes(plan, exclusions, dict(summary or {}), lang, currency, mask_personal_data)
     return _write_atomic(Path(path), data)
 
 
 def write_html(
     plan: pd.DataFrame,
     exclusions: pd.DataFrame,
-    summary: Mapping[str, Any],
+    summary: Mapping[str, Any] | None,
     path: str | os.PathLike,
     *,
     lang: str = "en",
@@ -426,7 +426,7 @@ def write_html(
     ----------
     plan, exclusions : pandas.DataFrame
         The plan and its exclusions, with the contract columns.
-    summary : mapping
+    summary : mapping or None
         Planner figures; see :func:`write_reports` for the keys used.
     path : path
         The ``.html`` file to write (its folder must exist).
@@ -444,7 +444,7 @@ def write_html(
     """
     _check_choice("write_html", "lang", lang, LANGUAGES)
     plan, exclusions = _prepare(plan, exclusions, mask_personal_data)
-    text = html_page(plan, exclusions, summary, lang, currency, mask_personal_data)
+    text = html_page(plan, exclusions, dict(summary or {}), lang, currency, mask_personal_data)
     return _write_atomic(Path(path), text.encode("utf-8"))
 
 
