@@ -428,6 +428,15 @@ def test_excel_sheets_frozen_headers_formats_and_no_formulas(tmp_path):
         assert texts[value.replace("\r", "\n")].data_type == "s", repr(value)
     assert texts[HOSTILE[0]].quotePrefix
     assert not texts["#N/A"].quotePrefix
+    # A negative uplift is a number, not a guarded string.
+    sheet = workbook[{"0101": "0101", "0102": "0102"}.get(plan.loc[3, "branch_id"], "B_03__东_")]
+    names = [cell.value for cell in sheet[1]]
+    row = next(
+        r for r in sheet.iter_rows(min_row=2) if r[names.index("客户编号")].value == "0000000003"
+    )
+    uplift = row[names.index("走访带来的概率提升")]
+    assert uplift.value == -0.03
+    assert uplift.data_type == "n"
     excluded = workbook["未安排客户"]
     assert excluded.freeze_panes == "A2"
     reasons = [row[3] for row in excluded.iter_rows(min_row=2, values_only=True)]
