@@ -77,7 +77,6 @@ PLAN_COLUMNS: tuple[str, ...] = (
 EXCLUSION_COLUMNS: tuple[str, ...] = ("customer_id", "branch_id", "reason", "detail")
 #: Optional columns exported after the contract columns when present, in this order.
 OPTIONAL_COLUMNS: tuple[str, ...] = ("township", "village", "name", "national_id", "phone")
-PERSONAL_DATA_COLUMNS: tuple[str, ...] = ("name", "national_id", "phone")
 FORMATS: tuple[str, ...] = ("csv", "xlsx", "html")
 ARMS: tuple[str, ...] = ("visit", "holdout")
 
@@ -369,7 +368,7 @@ def write_excel(
     Sheets: a summary (headline figures with explanations, exclusions counted by reason),
     one sheet per branch (sorted by ``branch_id``; sheet names made Excel-legal — at most
     31 characters, none of ``[]:*?/\`` — and unique), then the customers not planned
-    (split over several sheets past Excel's 1,048,576 rows). Data sheets have a bold,
+    (a sheet past Excel's 1,048,576 rows continues on ``name~2``). Data sheets have a bold,
     frozen header row with an auto-filter, fitted column widths (CJK characters count
     double) and number formats: amounts ``"¥"#,##0.00`` (or the currency code), shares
     ``0.0%``, dates ``yyyy-mm-dd``. Text is written as string cells, never as a formula;
