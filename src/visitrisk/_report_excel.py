@@ -11,6 +11,7 @@ import numbers
 import re
 import zipfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -80,46 +81,68 @@ def _excel_formats(currency: str) -> dict[str, str]:
     return {"date": "yyyy-mm-dd", "pct": "0.0%", "money": money, "float": "#,##0.0", "int": "0"}
 
 
-def _excel_columns(frame: pd.DataFrame) -> list[list[Any]]:
-    """Each column as a list of Python values Excel accepts (None for missing)."""
-    columns = []
-    for name in frame.columns:
-        values, kind = frame[name], KIND.get(name, "text")
+@dataclass(frozen=True)
+class _Table:
+    """A table made ready for openpyxl once; its sheets take row ranges of it."""
+
+    headers: list[str]
+    kinds: list[str]
+    widths: list[float]
+    columns: list[list[Any]]  # Python values, None for missing
+    # Text cells openpyxl would store as a formula (leading "=") or an error value
+    # ("#N/A"), or that a spreadsheet would run as a formula once edited: row -> columns.
+    quoted: dict[int, list[int]]
+    forced: dict[int, list[int]]
+
+
+def _table(frame: pd.DataFrame, lang: str) -> _Table:
+    kinds = [KIND.get(name, "text") for name in frame.columns]
+    headers = [message(lang, f"col.{name}") for name in frame.columns]
+    header_widths = pd.Series(headers, dtype="str")
+    widths, columns = [], []
+    quoted: dict[int, list[int]] = {}
+    forced: dict[int, list[int]] = {}
+    for j, (name, kind) in enumerate(zip(frame.columns, kinds, strict=True)):
+        values = frame[name]
+        width = max(_display_width(header_widths.iloc[j : j + 1]), _NUMBER_WIDTH.get(kind, 0))
         if kind == "text":
+            width = max(width, _display_width(values))
+            formula = values.str.contains(FORMULA_START, regex=True, na=False).to_numpy()
+            error = values.isin(_EXCEL_ERRORS).to_numpy() & ~formula
+            for rows, target in (
+                (np.flatnonzero(formula), quoted),
+                (np.flatnonzero(error), forced),
+            ):
+                for i in rows.tolist():
+                    target.setdefault(i, []).append(j)
             # XML turns a bare CR into LF on reading anyway; Excel breaks lines on LF.
             values = values.str.replace(r"\r\n?", "\n", regex=True)
             values = values.str.replace(XML_ILLEGAL, "\ufffd", regex=True)
             values = values.str.slice(0, _EXCEL_MAX_TEXT)
         elif kind == "date":
             values = pd.Series(values.dt.date, dtype=object)
+        widths.append(min(width + 2, 60))
         values = values.astype(object)
         columns.append(values.where(values.notna(), None).tolist())
-    return columns
+    return _Table(headers, kinds, widths, columns, quoted, forced)
 
 
-def _fill_sheet(sheet: Any, frame: pd.DataFrame, lang: str, formats: dict[str, str]) -> None:
+def _fill_sheet(sheet: Any, table: _Table, rows: range, formats: dict[str, str]) -> None:
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    kinds = [KIND.get(name, "text") for name in frame.columns]
-    headers = [message(lang, f"col.{name}") for name in frame.columns]
-    for position, (name, kind, header) in enumerate(
-        zip(frame.columns, kinds, headers, strict=True), 1
-    ):
-        values = frame[name] if kind == "text" else pd.Series([], dtype="str")
-        width = max(_display_width(pd.Series([header])), _display_width(values),
-                    _NUMBER_WIDTH.get(kind, 0))  # fmt: skip
-        sheet.column_dimensions[get_column_letter(position)].width = min(width + 2, 60)
+    for position, width in enumerate(table.widths, 1):
+        sheet.column_dimensions[get_column_letter(position)].width = width
     sheet.freeze_panes = "A2"
     sheet.print_title_rows = "1:1"
     sheet.page_setup.orientation = "landscape"
-    last = get_column_letter(max(len(headers), 1))
-    sheet.auto_filter.ref = f"A1:{last}{len(frame) + 1}"
+    last = get_column_letter(max(len(table.headers), 1))
+    sheet.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
 
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDE6F0")
     header_cells = []
-    for header in headers:
+    for header in table.headers:
         cell = WriteOnlyCell(sheet, value=header)
         cell.data_type = "s"
         cell.font, cell.fill = bold, fill
@@ -129,9 +152,9 @@ def _fill_sheet(sheet: Any, frame: pd.DataFrame, lang: str, formats: dict[str, s
     # Cells are objects only where needed (a number format, a forced string type): each
     # costs openpyxl far more than a plain value. One reusable cell per column suffices,
     # since openpyxl serialises a row as soon as it is appended.
-    styled = [j for j, kind in enumerate(kinds) if kind in ("money", "pct", "date")]
+    styled = [j for j, kind in enumerate(table.kinds) if kind in ("money", "pct", "date")]
     plain, forced, quoted = [], [], []
-    for kind in kinds:
+    for kind in table.kinds:
         cell = WriteOnlyCell(sheet)
         if kind in formats:
             cell.number_format = formats[kind]
@@ -140,31 +163,19 @@ def _fill_sheet(sheet: Any, frame: pd.DataFrame, lang: str, formats: dict[str, s
         hostile = WriteOnlyCell(sheet)
         hostile.quotePrefix = True  # Excel keeps it text even after the cell is edited
         quoted.append(hostile)
-    columns = _excel_columns(frame)
-    # Text openpyxl would store as a formula (leading "=") or an error value ("#N/A"), or
-    # that a spreadsheet would run as a formula once edited.
-    special = {}
-    for j, kind in enumerate(kinds):
-        if kind == "text":
-            text = frame.iloc[:, j]
-            formula = text.str.contains(FORMULA_START, regex=True, na=False)
-            error = text.isin(_EXCEL_ERRORS)
-            special.update({(i, j): quoted[j] for i in np.flatnonzero(formula)})
-            special.update({(i, j): forced[j] for i in np.flatnonzero(error & ~formula)})
-    specials_by_row: dict[int, list[tuple[int, Any]]] = {}
-    for (i, j), cell in special.items():
-        specials_by_row.setdefault(i, []).append((j, cell))
+    columns = [column[rows.start : rows.stop] for column in table.columns]
     # openpyxl is row-oriented, so this loop over rows cannot be vectorised.
-    for i, values in enumerate(zip(*columns, strict=True)):
+    for i, values in enumerate(zip(*columns, strict=True), rows.start):
         row: list[Any] = list(values)
         for j in styled:
             if values[j] is not None:
                 plain[j].value = values[j]
                 row[j] = plain[j]
-        for j, cell in specials_by_row.get(i, ()):
-            cell.value = values[j]
-            cell.data_type = "s"  # never a formula, never an error value
-            row[j] = cell
+        for cells, positions in ((quoted, table.quoted), (forced, table.forced)):
+            for j in positions.get(i, ()):
+                cells[j].value = values[j]
+                cells[j].data_type = "s"  # never a formula, never an error value
+                row[j] = cells[j]
         sheet.append(row)
 
 
@@ -249,10 +260,10 @@ def _fixed_zip(data: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def _chunks(frame: pd.DataFrame) -> list[pd.DataFrame]:
-    """Pieces that fit on one sheet (at least one, so an empty table still gets a sheet)."""
-    starts = range(0, max(len(frame), 1), _EXCEL_MAX_ROWS)
-    return [frame.iloc[start : start + _EXCEL_MAX_ROWS] for start in starts]
+def _ranges(start: int, stop: int) -> list[range]:
+    """Row ranges that fit on one sheet (at least one, so an empty table gets a sheet)."""
+    starts = range(start, max(stop, start + 1), _EXCEL_MAX_ROWS)
+    return [range(first, min(first + _EXCEL_MAX_ROWS, stop)) for first in starts]
 
 
 def excel_bytes(
@@ -272,20 +283,24 @@ def excel_bytes(
     fixed = [message(lang, "sheet.summary"), message(lang, "sheet.exclusions")]
     _fill_summary(workbook.create_sheet(fixed[0]), plan, exclusions, summary, lang, formats, masked)
 
+    # One table per kind of sheet; a branch's rows are made contiguous by a stable sort.
+    branch = plan["branch_id"].fillna(message(lang, "ui.blank"))
+    order = branch.argsort(kind="stable").to_numpy()
+    branch = branch.iloc[order].to_numpy(dtype=object)
+    visits = _table(for_people(plan, PLAN_DISPLAY, lang).iloc[order], lang)
+    excluded = _table(for_people(exclusions, EXCLUSION_DISPLAY, lang), lang)
+    starts = np.flatnonzero(np.r_[True, branch[1:] != branch[:-1]])[: len(branch)]
+    stops = np.append(starts[1:], len(branch))[: len(starts)]
+    branch_parts = [(branch[first], part) for first, stop in zip(starts, stops, strict=True)
+                    for part in _ranges(first, stop)]  # fmt: skip
+    excluded_parts = _ranges(0, len(exclusions))
     # A branch named like a fixed sheet gets the suffix, not the fixed sheet.
-    excluded = for_people(exclusions, EXCLUSION_DISPLAY, lang)
-    excluded_parts = _chunks(excluded)
     excluded_names = _sheet_names([fixed[1]] * len(excluded_parts), fixed[:1])
-    by_branch = for_people(plan, PLAN_DISPLAY, lang).groupby(
-        plan["branch_id"].fillna(message(lang, "ui.blank")), sort=True
-    )
-    branch_parts = [(label, part) for label, rows in by_branch for part in _chunks(rows)]
     branch_names = _sheet_names([label for label, _ in branch_parts], fixed + excluded_names)
-    for name, rows in [
-        *zip(branch_names, [part for _, part in branch_parts], strict=True),
-        *zip(excluded_names, excluded_parts, strict=True),
-    ]:
-        _fill_sheet(workbook.create_sheet(name), rows.reset_index(drop=True), lang, formats)
+    for name, (_, rows) in zip(branch_names, branch_parts, strict=True):
+        _fill_sheet(workbook.create_sheet(name), visits, rows, formats)
+    for name, rows in zip(excluded_names, excluded_parts, strict=True):
+        _fill_sheet(workbook.create_sheet(name), excluded, rows, formats)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return _fixed_zip(buffer.getvalue())
