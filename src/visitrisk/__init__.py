@@ -27,6 +27,13 @@ from visitrisk.metrics import (
 from visitrisk.nuisance import fit_nuisances, pseudo_outcomes
 from visitrisk.planning import PlanRules, VisitPlan, plan_visits
 from visitrisk.policy import average_treatment_effect, policy_value, uplift_calibration
+from visitrisk.report import (
+    mask_personal_columns,
+    write_csv,
+    write_excel,
+    write_html,
+    write_reports,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -57,4 +64,11 @@ __all__ = [
     "uplift_calibration",
     "uplift_curve",
     "uplift_curve_ipw",
+]
+__all__ += [
+    "mask_personal_columns",
+    "write_csv",
+    "write_excel",
+    "write_html",
+    "write_reports",
 ]
