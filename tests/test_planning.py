@@ -426,10 +426,10 @@ def test_same_seed_same_bytes_other_seed_other_plan(tmp_path, busy_plan):
     assert first[0].read_bytes() != third[0].read_bytes()
     assert result.plan_id == again.plan_id != other.plan_id
     assert json.dumps(result.summary) == json.dumps(again.summary)
-    text = first[0].read_text(encoding="utf-8")
-    assert "\r" not in text
+    text = first[0].read_text(encoding="utf-8-sig")
     assert text.splitlines()[0] == ",".join(PLAN_COLUMNS)
-    assert first[1].read_text(encoding="utf-8").splitlines()[0] == ",".join(EXCLUSION_COLUMNS)
+    header = first[1].read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header == ",".join(EXCLUSION_COLUMNS)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -261,8 +261,9 @@ class VisitPlan:
     def to_csv(self, out_dir: str | Path) -> tuple[Path, Path]:
         """Write ``visit_plan.csv`` and ``exclusions.csv`` into ``out_dir``.
 
-        The files are byte-identical for the same plan: UTF-8, Unix line endings, dates
-        ``YYYY-MM-DD``, floats with 10 significant digits, empty cells for missing values.
+        The files are those of :func:`visitrisk.write_csv`: byte-identical for the same
+        plan, UTF-8 with a byte-order mark, CRLF line endings, dates ``YYYY-MM-DD``, empty
+        cells for missing values, formula-like text guarded.
 
         Parameters
         ----------
@@ -274,14 +275,10 @@ class VisitPlan:
         tuple of Path
             Paths of ``visit_plan.csv`` and ``exclusions.csv``.
         """
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        plan = self.plan.copy()
-        plan["visit_date"] = plan["visit_date"].dt.strftime("%Y-%m-%d")
-        paths = (out / "visit_plan.csv", out / "exclusions.csv")
-        for frame, path in zip((plan, self.exclusions), paths, strict=True):
-            frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
-        return paths
+        from visitrisk.report import write_csv  # report imports this module
+
+        paths = write_csv(self.plan, self.exclusions, out_dir)
+        return paths["plan_csv"], paths["exclusions_csv"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from visitrisk._report_excel import excel_bytes
 from visitrisk._report_html import html_page
 from visitrisk._report_text import FORMULA_START, KIND, LANGUAGES
 from visitrisk.contract import PROBLEM_COLUMNS, DataError
+from visitrisk.planning import EXCLUSION_COLUMNS, PLAN_COLUMNS
 
 __all__ = [
     "EXCLUSION_COLUMNS",
@@ -51,30 +52,6 @@ __all__ = [
     "write_reports",
 ]
 
-#: Columns of ``visit_plan.csv``, in file order (DATA_CONTRACT.md, "Outputs of a plan").
-PLAN_COLUMNS: tuple[str, ...] = (
-    "plan_id",
-    "branch_id",
-    "officer_id",
-    "visit_date",
-    "stop_order",
-    "customer_id",
-    "rank",
-    "arm",
-    "assignment_probability",
-    "p_cure_visit",
-    "p_cure_no_visit",
-    "uplift",
-    "value_at_stake",
-    "expected_gain",
-    "days_past_due",
-    "arrears",
-    "reason_1",
-    "reason_2",
-    "reason_3",
-)
-#: Columns of ``exclusions.csv``, in file order.
-EXCLUSION_COLUMNS: tuple[str, ...] = ("customer_id", "branch_id", "reason", "detail")
 #: Optional columns exported after the contract columns when present, in this order.
 OPTIONAL_COLUMNS: tuple[str, ...] = ("township", "village", "name", "national_id", "phone")
 FORMATS: tuple[str, ...] = ("csv", "xlsx", "html")
