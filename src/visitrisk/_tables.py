@@ -292,14 +292,14 @@ class Problems:
         """Name rows by natural key ("L001 on 2026-01-05"), or "row 7" when the id is blank."""
         typed = self.tables[table]
         id_column, date_column = NATURAL_KEYS[table]
-        ids = typed.frame[id_column].to_numpy(dtype=object)[rows]
+        ids = typed.frame[id_column].iloc[rows].to_numpy(dtype=object)
         labels = [
             str(ident) if isinstance(ident, str) else f"row {row + 1}"
             for row, ident in zip(rows, ids, strict=True)
         ]
         if date_column is None:
             return labels
-        dates = typed.frame[date_column].to_numpy()[rows]
+        dates = typed.frame[date_column].iloc[rows].to_numpy()
         raw = typed.raw[date_column] if date_column in typed.raw.columns else None
         for i, (row, date) in enumerate(zip(rows, dates, strict=True)):
             if not np.isnat(date):
@@ -353,7 +353,7 @@ class TypedTable:
 
     def finished(self) -> pd.DataFrame:
         """Return the frame with its final dtypes (counts as int64)."""
-        frame = self.frame.copy()
+        frame = self.frame.copy(deep=False)  # copy-on-write: the typed data is not duplicated
         for column in CONTRACT[self.name]:
             if column.kind == "count":
                 frame[column.name] = frame[column.name].astype(np.int64)
@@ -453,7 +453,9 @@ def _report_parsing(problems: Problems, table: str, column: Column, parsed: _Par
 def _blank_column(kind: Kind, n_rows: int) -> pd.Series:
     """Return an absent column: missing values of its dtype (flags default to False)."""
     if kind in ("id", "text"):
-        return pd.Series(np.full(n_rows, np.nan)).astype("str")
+        import pyarrow as pa
+
+        return pd.Series(pd.array(pa.nulls(n_rows, pa.large_string()), dtype="str"))
     if kind == "date":
         return pd.Series(np.full(n_rows, np.datetime64("NaT"), dtype="datetime64[us]"))
     if kind == "flag":
@@ -580,9 +582,9 @@ def _parse_number(raw: pd.Series, *, whole: bool = False) -> _Parsed:
             numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
     if whole:
         unparsable = unparsable | (np.isfinite(numbers) & (numbers != np.floor(numbers)))
-    if unparsable.any() and not bad_values:
-        bad_values = _shown(raw[unparsable])
-    numbers = np.where(unparsable, np.nan, numbers)
+    if unparsable.any():
+        bad_values = bad_values or _shown(raw[unparsable])
+        numbers = np.where(unparsable, np.nan, numbers)
     return _Parsed(pd.Series(numbers), missing, unparsable, bad_values)
 
 
