@@ -229,7 +229,11 @@ def main() -> None:
             text=True,
         )
         result = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"{source:8s} {result['wall_seconds']:7.2f} s  peak RSS {result['peak_rss_mb']:,} MB")
+        print(
+            f"{source:8s} wall {result['wall_seconds']:6.2f} s, cpu {result['cpu_seconds']:6.2f} s,"
+            f" peak RSS {result['peak_rss_mb']:,} MB (load average before: "
+            f"{result['load_average_before']})"
+        )
         results.append(result)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(

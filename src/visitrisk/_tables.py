@@ -366,7 +366,7 @@ class _Parsed:
     missing: np.ndarray
     unparsable: np.ndarray
     bad_values: list[str] = field(default_factory=list)
-    as_number: bool = False
+    number_rows: np.ndarray | None = None  # text columns: rows that arrived as numbers
 
 
 def type_table(name: str, frame: pd.DataFrame, problems: Problems) -> TypedTable:
@@ -438,7 +438,7 @@ def _report_parsing(problems: Problems, table: str, column: Column, parsed: _Par
             f"have {with_article(column.name)} that is not {expected} ({shown})",
             rows=np.flatnonzero(parsed.unparsable),
         )
-    if parsed.as_number:
+    if parsed.number_rows is not None and parsed.number_rows.any():
         rule = "id_as_number" if column.kind == "id" else "text_as_number"
         problems.warn(
             table,
@@ -446,7 +446,7 @@ def _report_parsing(problems: Problems, table: str, column: Column, parsed: _Par
             rule,
             "arrived as numbers and were converted to text (leading zeros, if any, are lost: "
             "export identifiers as text)",
-            rows=np.flatnonzero(parsed.values.notna().to_numpy()),
+            rows=np.flatnonzero(parsed.number_rows),
         )
 
 
@@ -500,9 +500,9 @@ def _by_value(
 
 def _parse_text(raw: pd.Series) -> _Parsed:
     raw = _plain(raw)
-    as_number = False
+    number_rows = None
     if pd.api.types.is_numeric_dtype(raw.dtype):
-        as_number = bool(raw.notna().any())
+        number_rows = raw.notna().to_numpy()
         numbers = raw.to_numpy(dtype=np.float64, na_value=np.nan)
         finite = numbers[np.isfinite(numbers)]
         # 1001.0 (an integer id in a column with blanks) must read "1001", not "1001.0".
@@ -512,15 +512,17 @@ def _parse_text(raw: pd.Series) -> _Parsed:
     elif _is_text_dtype(raw):
         values = raw.astype("str")
     else:
-        kind = pd.api.types.infer_dtype(raw, skipna=True)
-        as_number = kind in ("integer", "floating", "mixed-integer", "mixed-integer-float")
-        as_number = as_number or kind == "decimal"
         values = raw.astype("str")
+        kind = pd.api.types.infer_dtype(raw, skipna=True)
+        if kind in ("integer", "floating", "decimal", "mixed-integer", "mixed-integer-float"):
+            # Python numbers among the values: a number differs from its own text form.
+            as_text = values.to_numpy(dtype=object)
+            number_rows = (raw.to_numpy(dtype=object) != as_text) & raw.notna().to_numpy()
     empty = (values == "").to_numpy(dtype=bool, na_value=False)
     if empty.any():
         values = values.where(~empty)
     missing = values.isna().to_numpy()
-    return _Parsed(values, missing, np.zeros(len(values), dtype=bool), as_number=as_number)
+    return _Parsed(values, missing, np.zeros(len(values), dtype=bool), number_rows=number_rows)
 
 
 def parse_iso_dates(text: pd.Series) -> pd.Series:

@@ -103,8 +103,10 @@ class Portfolio:
 
     Identifiers are ``str``, dates ``datetime64[us]`` at midnight, amounts ``float64``,
     flags ``bool``. Optional tables are ``None`` when not given (``branches``, ``staff``);
-    ``visits`` is an empty, typed table when the bank has no visit log. Extra columns
-    supplied by the bank are kept.
+    ``visits`` is an empty, typed table when the bank has no visit log. Every contract
+    column is present (:func:`load_portfolio` adds absent optional ones); extra columns
+    supplied by the bank are kept after them. ``repr`` is one line with the table sizes
+    and the number of warnings.
 
     Attributes
     ----------
@@ -189,11 +191,14 @@ def load_portfolio(
           and ``working_days`` (``"Mon Tue Wed Thu Fri"``); ``working_days`` tokens are
           rewritten in canonical case (``mon`` becomes ``Mon``).
 
-        ``Portfolio.warnings`` lists legal but suspicious data: identifiers that arrived
-        as numbers (converted to text; leading zeros may already be lost), loans without
-        installments, customers without loans, a loan whose payments exceed 1.5 times its
-        whole schedule, installments due after the loan's ``maturity_date``, visits by an
-        ``officer_id`` absent from ``staff``, and a missing visit log.
+        ``Portfolio.warnings`` lists legal but suspicious data (same columns as
+        ``DataError.problems``; nothing is printed or sent to :mod:`warnings`), by rule:
+        ``id_as_number`` / ``text_as_number`` (a text column arrived as numbers and was
+        converted; leading zeros may already be lost), ``loan_without_installments``,
+        ``customer_without_loans``, ``payments_exceed_schedule`` (a loan's payments add
+        up to more than 1.5 times everything scheduled for it),
+        ``installment_after_maturity``, ``unknown_officer`` (a visit by an ``officer_id``
+        absent from ``staff``, when staff is given) and ``no_visit_log``.
 
     Raises
     ------
