@@ -1,15 +1,15 @@
 """Time ``load_portfolio`` on a bank-sized synthetic portfolio.
 
 Default size: 1,000,000 loans, 24,000,000 installments, 20,000,000 payments, 400,000
-customers, 300,000 visits, 500 officers, 50 branches. Each source runs in its own process
-so that its peak memory is its own:
+customers, 300,000 visits, 500 officers, 50 branches. Each source runs in its own process,
+so its peak RSS (which includes building the data) is its own:
 
 - ``frames``: typed DataFrames (dates datetime64, amounts float64, ids str);
 - ``text``: every column as text, as a CSV would hold it (parsing cost, no disk);
 - ``parquet`` / ``csv``: a folder written to ``bench/data/contract`` first (not timed).
 
-Run ``python bench/bench_contract.py`` (``--scale 0.01`` for a quick check); the figures
-go to ``bench/results/contract.json``.
+Run ``PYTHONPATH=src python bench/bench_contract.py`` (``--scale 0.01`` for a quick check); the
+figures go to ``bench/results/contract.json``.
 """
 
 from __future__ import annotations

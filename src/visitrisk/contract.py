@@ -512,7 +512,7 @@ def _check_links(typed: dict[str, TypedTable], problems: Problems) -> None:
     _check_foreign_key(typed, problems, "customers", "branch_id", "branches", "branch_id")
     _check_foreign_key(typed, problems, "staff", "branch_id", "branches", "branch_id")
     _check_foreign_key(typed, problems, "visits", "customer_id", "customers", "customer_id")
-    loan_of_customer = _check_foreign_key(
+    customer_of_loan = _check_foreign_key(
         typed, problems, "loans", "customer_id", "customers", "customer_id"
     )
     loan_of_installment = _check_foreign_key(
@@ -520,8 +520,8 @@ def _check_links(typed: dict[str, TypedTable], problems: Problems) -> None:
     )
     loan_of_payment = _check_foreign_key(typed, problems, "payments", "loan_id", "loans", "loan_id")
 
-    if loan_of_customer is not None:
-        n_loans = _per_loan(loan_of_customer, None, len(typed["customers"].frame))
+    if customer_of_loan is not None:
+        n_loans = _total_per_parent(customer_of_loan, None, len(typed["customers"].frame))
         _warn_rows(
             typed,
             problems,
@@ -548,10 +548,10 @@ def _check_links(typed: dict[str, TypedTable], problems: Problems) -> None:
                     "installments",
                     "due_date",
                     "installment_after_maturity",
-                    "are due after their loan's maturity_date",
+                    "are due after the loan's maturity_date",
                     rows=np.flatnonzero(late),
                 )
-        counts = _per_loan(loan_of_installment, None, len(loans))
+        counts = _total_per_parent(loan_of_installment, None, len(loans))
         _warn_rows(
             typed,
             problems,
@@ -567,10 +567,10 @@ def _check_links(typed: dict[str, TypedTable], problems: Problems) -> None:
             problems, "payments", "payment_date", loans, payments, loan_of_payment
         )
     if loan_of_installment is not None and loan_of_payment is not None:
-        scheduled = _per_loan(
+        scheduled = _total_per_parent(
             loan_of_installment, typed["installments"].frame["amount_due"], len(loans)
         )
-        paid = _per_loan(loan_of_payment, typed["payments"].frame["amount"], len(loans))
+        paid = _total_per_parent(loan_of_payment, typed["payments"].frame["amount"], len(loans))
         excess = (paid > 0) & (paid > _PAYMENT_EXCESS_RATIO * scheduled)
         if excess.any():
             loan_ids = loans["loan_id"].to_numpy()[excess]
@@ -612,8 +612,14 @@ def _gather(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return out
 
 
-def _per_loan(positions: np.ndarray, amounts: pd.Series | None, n_loans: int) -> np.ndarray:
-    """Sum (or count, without amounts) child rows per loan, ignoring orphans and blanks."""
+def _total_per_parent(
+    positions: np.ndarray, amounts: pd.Series | None, n_parents: int
+) -> np.ndarray:
+    """Sum ``amounts`` (or count rows, without amounts) per parent row.
+
+    ``positions`` holds each child row's parent row (-1 for orphans and blank keys, which
+    are left out); blank amounts count as 0.
+    """
     linked = positions >= 0
     everything_linked = linked.all()
     weights = None
@@ -622,7 +628,7 @@ def _per_loan(positions: np.ndarray, amounts: pd.Series | None, n_loans: int) ->
         weights = np.where(np.isnan(weights), 0.0, weights)
         weights = weights if everything_linked else weights[linked]
     positions = positions if everything_linked else positions[linked]
-    return np.bincount(positions, weights=weights, minlength=n_loans)
+    return np.bincount(positions, weights=weights, minlength=n_parents)
 
 
 def _check_before_origination(
