@@ -4,7 +4,7 @@ Uplift models of the effect of a collections visit on a delinquent customer's ch
 cure, exact explanations, and visit plans that fit the staff a bank has.
 """
 
-from visitrisk.contract import DataError, Portfolio
+from visitrisk.contract import DataError, Portfolio, load_portfolio
 from visitrisk.evaluation import (
     EvaluationReport,
     evaluate_scores,
@@ -72,3 +72,4 @@ __all__ += [
     "write_html",
     "write_reports",
 ]
+__all__ += ["load_portfolio"]
