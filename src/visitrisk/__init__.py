@@ -6,14 +6,17 @@ cure, exact explanations, and visit plans that fit the staff a bank has.
 
 from visitrisk.contract import DataError, Portfolio
 from visitrisk.ledger import customer_ledger, loan_ledger, settle_installments
+from visitrisk.simulate import SimulatedPortfolio, simulate_portfolio
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "DataError",
     "Portfolio",
+    "SimulatedPortfolio",
     "__version__",
     "customer_ledger",
     "loan_ledger",
     "settle_installments",
+    "simulate_portfolio",
 ]

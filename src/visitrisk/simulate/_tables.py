@@ -51,7 +51,7 @@ def contract_tables(
     world: World, state: State, recorder: Recorder, ids: Ids
 ) -> dict[str, pd.DataFrame]:
     """Every contract table of the book at the end of ``state.day``."""
-    places, people, book, staff = world.places, world.people, world.book, world.staff
+    places, people, book = world.places, world.people, world.book
     branches = pd.DataFrame(
         {
             "branch_id": ids.branch,
@@ -179,7 +179,7 @@ def _staff(world: World, ids: Ids) -> pd.DataFrame:
 
 
 def truth_table(world: World, truth: dict[str, np.ndarray], day: int, ids: Ids) -> pd.DataFrame:
-    """The ground-truth frame of one as-of day."""
+    """Return the ground-truth frame of one as-of day."""
     customers = truth["customer"]
     return pd.DataFrame(
         {
@@ -198,8 +198,10 @@ def truth_table(world: World, truth: dict[str, np.ndarray], day: int, ids: Ids) 
 
 
 def spells_table(state: State, recorder: Recorder, ids: Ids) -> pd.DataFrame:
-    """Delinquency spells: the due date of the installment first missed, and the day the
-    customer paid everything back (DPD 0 again); NaT while still delinquent.
+    """Return the delinquency spells.
+
+    Each has the due date of the installment first missed, and the day the customer paid
+    everything back (DPD 0 again); NaT while still delinquent.
 
     DPD is >= 1 from the day after ``missed_due_date`` until the day before ``cured_date``.
     """

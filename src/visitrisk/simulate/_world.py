@@ -63,7 +63,7 @@ _VILLAGE_CHARS = (
     "家庄塘湾坪冲岭桥坡垅园铺港洲坝",
     "村",
 )
-_SURNAMES = "王李张刘陈杨黄赵周吴徐孙朱马胡郭林何高罗郑梁谢宋唐许邓冯韩曹彭曾肖田董袁潘蒋蔡余杜叶程魏苏吕丁任沈"
+_SURNAMES = _VILLAGE_CHARS[0]
 _GIVEN_CHARS = (
     "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红建国志文斌海波辉鹏飞春梅林云峰亮红霞"
 )
@@ -92,9 +92,10 @@ class Places:
 class People:
     """Customers: where they live, what they are, and their latent traits.
 
-    ``cure_rate`` (the daily catch-up hazard before calendar, duration and visit factors), ``miss_logit`` (log-odds of missing an installment) and ``visit_response``
-    (the factor a first visit multiplies the catch-up hazard by) are functions of the traits
-    and never appear in a contract table.
+    ``cure_rate`` (the daily catch-up hazard before calendar, duration and visit factors),
+    ``miss_logit`` (log-odds of missing an installment) and ``visit_response`` (the factor a
+    first visit multiplies the catch-up hazard by) are functions of the traits and never
+    appear in a contract table.
     """
 
     village: np.ndarray
@@ -304,7 +305,7 @@ def _personal_data(rng: np.random.Generator, n: int, as_of: int):
 def make_people(
     rng: np.random.Generator, places: Places, n_customers: int, as_of: int, effect: str
 ) -> People:
-    """Customers placed in villages, with segments and latent traits.
+    """Place customers in villages and draw their segments and latent traits.
 
     Traits: ability to pay ``a`` (logit-normal by segment, lower in remote villages),
     disorganisation ``g`` ~ Beta(2, 3), willingness ``w`` ~ Beta(5, 2), and about 12 % who
