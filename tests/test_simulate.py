@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from visitrisk import SimulatedPortfolio, simulate_portfolio
+from visitrisk import SimulatedPortfolio, load_portfolio, simulate_portfolio
 from visitrisk.cli import app
 from visitrisk.ledger import customer_ledger, loan_ledger
 from visitrisk.simulate._dynamics import (
@@ -82,7 +82,8 @@ def test_truth_dates_do_not_change_the_tables():
 
 
 def test_tables_are_typed_and_keyed_like_the_contract(sim):
-    pf = sim.portfolio
+    pf = sim.portfolio  # built through load_portfolio: it passed validation
+    assert pf.warnings.empty
     for frame, key in [
         (pf.branches, "branch_id"),
         (pf.customers, "customer_id"),
@@ -410,21 +411,29 @@ def test_magnitudes_are_plausible_and_the_naive_comparison_misleads(sim):
 # --- entry points -----------------------------------------------------------------------
 
 
-def test_cli_writes_a_folder_of_contract_tables(tmp_path):
-    result = CliRunner().invoke(
+def test_cli_writes_a_folder_that_validates_and_reads_back_unchanged(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(
         app, ["simulate", "--out", str(tmp_path), "--customers", "300", "--seed", "2"]
     )
     assert result.exit_code == 0, result.output
     assert "300 customers" in result.output
     names = {"branches", "customers", "loans", "installments", "payments", "visits", "staff"}
     assert {path.stem for path in tmp_path.glob("*.csv")} == names
-    customers = pd.read_csv(tmp_path / "customers.csv", dtype=str)
-    assert customers["customer_id"].str.fullmatch(r"C\d{7}").all()
-    payments = pd.read_csv(tmp_path / "payments.csv", dtype=str)
-    assert payments["payment_date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
-    truth = pd.read_csv(tmp_path / "truth" / "truth.csv")
-    expected = simulate_portfolio(300, seed=2).truth
-    np.testing.assert_allclose(truth["uplift"], expected["uplift"])
+
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "meets the contract" in result.output
+
+    expected = simulate_portfolio(300, seed=2)
+    loaded = load_portfolio(tmp_path)
+    assert loaded.warnings.empty
+    for name, frame in expected.portfolio.tables().items():
+        pd.testing.assert_frame_equal(loaded.tables()[name], frame, obj=name)
+    truth = pd.read_csv(tmp_path / "truth" / "truth.csv", parse_dates=["as_of"])
+    pd.testing.assert_frame_equal(
+        truth, expected.truth, check_dtype=False, check_exact=False, rtol=1e-15
+    )
 
 
 def test_cli_writes_parquet_and_rejects_unknown_effects(tmp_path):
@@ -434,8 +443,10 @@ def test_cli_writes_parquet_and_rejects_unknown_effects(tmp_path):
         ["simulate", "--out", str(tmp_path), "--customers", "200", "--format", "parquet"],
     )
     assert result.exit_code == 0, result.output
-    loans = pd.read_parquet(tmp_path / "loans.parquet")
-    assert loans["origination_date"].dtype.kind == "M"
+    loaded = load_portfolio(tmp_path)
+    expected = simulate_portfolio(200)
+    for name, frame in expected.portfolio.tables().items():
+        pd.testing.assert_frame_equal(loaded.tables()[name], frame, obj=name)
     result = runner.invoke(
         app, ["simulate", "--out", str(tmp_path), "--effect", "huge", "--customers", "200"]
     )

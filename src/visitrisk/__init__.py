@@ -4,7 +4,7 @@ Uplift models of the effect of a collections visit on a delinquent customer's ch
 cure, exact explanations, and visit plans that fit the staff a bank has.
 """
 
-from visitrisk.contract import DataError, Portfolio
+from visitrisk.contract import DataError, Portfolio, load_portfolio
 from visitrisk.ledger import customer_ledger, loan_ledger, settle_installments
 from visitrisk.simulate import SimulatedPortfolio, simulate_portfolio
 
@@ -16,6 +16,7 @@ __all__ = [
     "SimulatedPortfolio",
     "__version__",
     "customer_ledger",
+    "load_portfolio",
     "loan_ledger",
     "settle_installments",
     "simulate_portfolio",

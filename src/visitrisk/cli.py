@@ -6,9 +6,12 @@ It only assembles stages; every piece of logic lives in the stage modules.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(
     name="visitrisk",
@@ -21,6 +24,78 @@ app = typer.Typer(
 @app.callback()
 def _main() -> None:
     """Whom to send on a field visit: uplift scores, reasons and visit plans."""
+
+
+@app.command()
+def validate(
+    data_dir: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            file_okay=False,
+            dir_okay=True,
+            readable=True,
+            help="Folder with one <table>.csv or <table>.parquet per contract table.",
+        ),
+    ],
+    allow_reversals: Annotated[
+        bool,
+        typer.Option("--allow-reversals", help="Accept negative payment rows (reversals)."),
+    ] = False,
+) -> None:
+    """Check a folder of tables against the data contract.
+
+    Prints the rows read per table, every error and every warning. Exit code 1 when the
+    data breaks the contract, 0 otherwise.
+    """
+    # Imported here so that `visitrisk --help` does not pay for pandas and the readers.
+    from visitrisk.contract import DataError, load_portfolio
+
+    try:
+        portfolio = load_portfolio(data_dir, allow_reversals=allow_reversals)
+    except DataError as error:
+        _print_report(error.row_counts, error.problems, error.warnings)
+        raise typer.Exit(code=1) from None
+    row_counts = {name: len(table) for name, table in portfolio.tables().items()}
+    _print_report(row_counts, None, portfolio.warnings)
+
+
+def _print_report(row_counts: dict, errors: pd.DataFrame | None, warnings: pd.DataFrame) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from visitrisk.contract import TABLES
+
+    console = Console()
+    counts = Table(title="Rows per table", title_justify="left")
+    counts.add_column("table")
+    counts.add_column("rows", justify="right")
+    for name in TABLES:
+        rows = row_counts.get(name)
+        counts.add_row(name, "-" if rows is None else f"{rows:,}")
+    console.print(counts)
+
+    for title, problems, style in (("Errors", errors, "red"), ("Warnings", warnings, "yellow")):
+        if problems is None or problems.empty:
+            continue
+        table = Table(title=f"{title} ({len(problems)})", title_justify="left", style=style)
+        for column in ("table", "column", "rule"):
+            table.add_column(column)
+        table.add_column("rows", justify="right")
+        table.add_column("examples", overflow="fold")
+        for problem in problems.itertuples(index=False):
+            table.add_row(
+                problem.table, problem.column, problem.rule, f"{problem.count:,}", problem.examples
+            )
+        console.print(table)
+
+    if errors is not None and not errors.empty:
+        console.print(
+            f"[red]The data breaks the contract: {len(errors)} error(s).[/red] "
+            "Fix them and run `visitrisk validate` again."
+        )
+    else:
+        console.print(f"[green]The data meets the contract[/green] ({len(warnings)} warning(s)).")
 
 
 @app.command()

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from visitrisk.contract import Portfolio
+from visitrisk.contract import Portfolio, load_portfolio
 from visitrisk.simulate._dynamics import Recorder, State, historic_visits, initial_state, run
 from visitrisk.simulate._tables import Ids, contract_tables, spells_table, truth_table
 from visitrisk.simulate._truth import exact_truth
@@ -267,7 +267,9 @@ def simulate_portfolio(
     end = as_of_day + _FUTURE_DAYS
     places = make_places(streams[0], n_customers)
     people = make_people(streams[1], places, n_customers, as_of_day, effect)
-    book = make_book(streams[2], people, start, end)
+    # Everyone borrows early enough to be in the exported book, however short the history.
+    first_by = start + min(120, (as_of_day - start) // 2)
+    book = make_book(streams[2], people, start, first_by, end)
     staff = make_staff(streams[3], places, people, start, end)
     first_year, bad_harvest = make_bad_harvests(streams[4], places, start, end)
     world = World(
@@ -301,7 +303,7 @@ def simulate_portfolio(
         ignore_index=True,
     )
     return SimulatedPortfolio(
-        portfolio=Portfolio(**contract_tables(world, state, recorder, ids)),
+        portfolio=load_portfolio(**contract_tables(world, state, recorder, ids)),
         truth=truth,
         spells=spells_table(state, recorder, ids),
         as_of=pd.Timestamp(np.datetime64(as_of_day, "D")),

@@ -370,20 +370,22 @@ def make_people(
     )
 
 
-def _chain_loans(rng, customers, product, term_choices, first_window, gap_days, keep, end):
-    """Renewed loans: a first loan in ``first_window``, then a new one after each maturity.
+def _chain_loans(rng, customers, product, term_choices, start, first_by, gap_days, keep, end):
+    """Draw renewed loans, returning (customer, product, origination, term_months) arrays.
 
-    Returns (customer, product, origination, term_months) arrays.
+    The first loan is still running on ``start`` or drawn by ``first_by``; then, with
+    probability ``keep`` each time, a new one follows some days after each maturity.
     """
     out = []
-    origination = rng.integers(first_window[0], first_window[1], len(customers))
+    term = rng.choice(term_choices, len(customers))
+    origination = rng.integers(start + 30 - 30 * term, first_by + 1)
     alive = np.ones(len(customers), dtype=bool)
     while alive.any():
-        term = rng.choice(term_choices, len(customers))
         alive &= origination <= end
         out.append((customers[alive], origination[alive], term[alive]))
         maturity = _add_months(origination, term)
         origination = maturity + rng.integers(gap_days[0], gap_days[1], len(customers))
+        term = rng.choice(term_choices, len(customers))
         alive &= rng.random(len(customers)) < keep
     customer = np.concatenate([c for c, _, _ in out])
     return (
@@ -415,13 +417,17 @@ def _farm_operating(rng, customers, start, end):
     return customer, origination, maturity
 
 
-def make_book(rng: np.random.Generator, people: People, start: int, end: int) -> Book:
-    """Loans of every product with their full repayment schedules.
+def make_book(
+    rng: np.random.Generator, people: People, start: int, first_by: int, end: int
+) -> Book:
+    """Draw loans of every product with their full repayment schedules.
 
     Farmers and cooperatives renew a seasonal operating loan most years; small businesses
     renew microbusiness loans, salaried customers consumer loans; some add equipment,
-    consumer or mortgage loans. Loans fully repaid before ``start`` are left out; loans
-    originated after ``start`` (up to ``end``) are decided during the simulation.
+    consumer or mortgage loans. Every customer holds a loan running on ``start`` or drawn
+    by ``first_by`` (a consumer loan for the few who would otherwise have none). Loans
+    fully repaid before ``start`` are left out; loans originated after ``start`` (up to
+    ``end``) are granted or declined during the simulation.
     """
     seg = people.segment
     ids = np.arange(len(seg))
@@ -432,25 +438,9 @@ def make_book(rng: np.random.Generator, people: People, start: int, end: int) ->
 
     monthly = [
         _chain_loans(
-            rng,
-            business,
-            MICROBUSINESS,
-            [12, 24, 24, 36],
-            (start - 700, start + 60),
-            (0, 150),
-            0.75,
-            end,
+            rng, business, MICROBUSINESS, [12, 24, 24, 36], start, first_by, (0, 150), 0.75, end
         ),
-        _chain_loans(
-            rng,
-            salaried,
-            CONSUMER,
-            [12, 24, 36],
-            (start - 900, start + 120),
-            (0, 240),
-            0.6,
-            end,
-        ),
+        _chain_loans(rng, salaried, CONSUMER, [12, 24, 36], start, first_by, (0, 240), 0.6, end),
         _single_loans(rng, farmers, 0.3, FARM_EQUIPMENT, [24, 36, 48], (lookback, end)),
         _single_loans(
             rng, np.concatenate([farmers, business]), 0.15, CONSUMER, [12, 24], (start - 600, end)
@@ -475,6 +465,17 @@ def make_book(rng: np.random.Generator, people: People, start: int, end: int) ->
     customer, product, origination, maturity, term = (
         a[keep] for a in (customer, product, origination, maturity, term)
     )
+
+    early = np.bincount(customer[origination <= first_by], minlength=len(seg))
+    without = ids[early == 0]
+    extra_term = rng.choice([12, 24], len(without))
+    extra_origination = rng.integers(start, first_by + 1, len(without))
+    customer = np.concatenate([customer, without])
+    product = np.concatenate([product, np.full(len(without), CONSUMER)])
+    origination = np.concatenate([origination, extra_origination])
+    maturity = np.concatenate([maturity, _add_months(extra_origination, extra_term)])
+    term = np.concatenate([term, extra_term])
+
     median = _PRINCIPAL_MEDIAN[product] * np.where(
         (seg[customer] == COOPERATIVE) & (product == FARM_OPERATING), 6.0, 1.0
     )
