@@ -160,10 +160,11 @@ def simulate_portfolio(
     set by traits, season (harvests, Spring Festival, paydays), bad harvests and duration
     (falling with DPD); in between they may pay part of the oldest overdue installment,
     which never cures. A delinquent customer's new loan is declined. A visit multiplies the
-    hazard from the next day on by ``1 + (r - 1) * 0.5**k * exp(-(days since - 1) / 21)``,
-    where ``r`` is the customer's visit response (about 1.5-4.5 when able but disorganised,
-    ~1 when unable to pay, 0.4-0.8 when visits are resented) and ``k`` the visits in the 90
-    days before; the latest visit's factor replaces earlier ones. With ``effect="none"``,
+    hazard from the next day on by ``1 + (r - 1) * 0.7**k * exp(-(days since - 1) / 21)``,
+    where ``r`` is the customer's visit response (1.3-7, mean 2.4, when able but
+    disorganised; 1.6 when able and organised; about 1.1 when unable to pay; 0.4-0.8 when
+    visits are resented) and ``k`` the visits in the 90 days before; the latest visit's
+    factor replaces earlier ones. With ``effect="none"``,
     ``r = 1``: visits change nothing.
 
     Historic visits. At the end of each working day, each branch's officers present visit

@@ -43,7 +43,7 @@ __all__: list[str] = []
 
 #: A visit's extra hazard fades as exp(-(days since the visit - 1) / VISIT_EFFECT_DAYS).
 VISIT_EFFECT_DAYS = 21.0
-#: Each visit in the 90 days before a visit halves that visit's effect.
+#: Each visit in the 90 days before a visit multiplies that visit's extra hazard by this.
 VISIT_FATIGUE = 0.7
 FATIGUE_LOOKBACK_DAYS = 90
 #: How many past visit days each customer remembers (enough for the fatigue count).
@@ -91,6 +91,7 @@ class State:
 
     Payments of ``day`` are done, and its visits too, except on the as-of day, whose visits
     belong to the treatment window.
+
     Per customer: ``since`` is the due day of the oldest unpaid installment (the customer is
     delinquent on ``t`` when ``since < t``; ``NOT_DELINQUENT`` otherwise), ``current_since``
     the day of the last catch-up, ``last_visit``/``visit_strength`` the day and the extra

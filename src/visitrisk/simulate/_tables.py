@@ -90,7 +90,8 @@ def contract_tables(
     )
 
     rows = np.flatnonzero(state.loan_active[book.installment_loan])
-    rows = rows[np.lexsort((book.installment_due[rows], book.installment_loan[rows]))]
+    # Rows are in due-date order already; a stable sort by loan keeps it within each loan.
+    rows = rows[np.argsort(book.installment_loan[rows], kind="stable")]
     installments = pd.DataFrame(
         {
             "loan_id": ids.loan.take(book.installment_loan[rows]),
@@ -105,7 +106,8 @@ def contract_tables(
         else np.zeros(0, dtype=np.int64)
         for k in range(3)
     )
-    order = np.lexsort((pay_loan, pay_day))
+    by_loan = np.argsort(pay_loan, kind="stable")
+    order = by_loan[np.argsort(pay_day[by_loan], kind="stable")]
     payments = pd.DataFrame(
         {
             "loan_id": ids.loan.take(pay_loan[order]),

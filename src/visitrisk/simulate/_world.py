@@ -518,18 +518,21 @@ def _schedules(rng, product, origination, maturity, term, principal, rate):
     monthly = loans[product != FARM_OPERATING]
     grace = np.where(product[monthly] == FARM_EQUIPMENT, rng.integers(0, 4, len(monthly)), 0)
     n_inst = term[monthly]
-    loan = np.repeat(monthly, n_inst)
-    k = np.arange(len(loan)) - np.repeat(np.cumsum(n_inst) - n_inst, n_inst) + 1
-    due = _add_months(origination[loan], k)
-    paying = np.repeat(n_inst - grace, n_inst)
-    r = np.repeat(rate[monthly] / 12, n_inst)
-    p = np.repeat(principal_cents[monthly], n_inst).astype(float)
+    paying = n_inst - grace
+    r = rate[monthly] / 12
+    p = principal_cents[monthly].astype(float)
     annuity = p * r / (1 - (1 + r) ** -paying)
-    j = k - np.repeat(grace, n_inst)  # payment number after grace
-    balance_before = p * (1 + r) ** (j - 1) - annuity * ((1 + r) ** (j - 1) - 1) / r
-    amount = np.where(j == paying, balance_before * (1 + r), annuity)
-    amount = np.where(j >= 1, np.round(amount), 0).astype(np.int64)
-    monthly_rows = (loan, due, amount, np.zeros(len(loan), dtype=bool))
+    growth = (1 + r) ** (paying - 1)
+    last = (p * growth - annuity * (growth - 1) / r) * (1 + r)  # the balance left, with interest
+    position = np.repeat(np.arange(len(monthly)), n_inst)
+    k = np.arange(len(position)) - np.repeat(np.cumsum(n_inst) - n_inst, n_inst) + 1
+    due = _add_months(origination[monthly][position], k)
+    j = k - grace[position]  # payment number after grace
+    amount = np.where(
+        j == paying[position], np.round(last)[position], np.round(annuity)[position]
+    ).astype(np.int64)
+    amount[j < 1] = 0
+    monthly_rows = (monthly[position], due, amount, np.zeros(len(position), dtype=bool))
 
     # Seasonal loans: interest every three months before maturity, then the balloon.
     farm = loans[product == FARM_OPERATING]
