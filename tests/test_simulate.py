@@ -307,7 +307,7 @@ def test_no_effect_means_uplift_exactly_zero(sim_none):
     # The same seed draws the same world; only what visits do differs.
     with_effect = simulate_portfolio(800, seed=11, as_of=AS_OF, history_months=12)
     assert _digest(with_effect.portfolio.customers) == _digest(sim_none.portfolio.customers)
-    assert (with_effect.truth["uplift"] != 0).mean() > 0.9
+    assert (with_effect.truth["uplift"] != 0).mean() > 0.6  # ability < 0.3: no effect at all
 
 
 def _monte_carlo_cure_rates(sim, customers, draws, visit, seed):
