@@ -86,8 +86,8 @@ class SimulatedPortfolio:
     def write(self, out_dir: str | Path, file_format: Literal["csv", "parquet"] = "csv") -> Path:
         """Write the contract tables (``<table>.<ext>``) and ``truth/truth.<ext>``.
 
-        CSV files are UTF-8 with ISO dates; the truth sits in a subfolder so the folder
-        itself holds exactly the contract tables.
+        CSV files are UTF-8 with a header row, ISO dates and ``true``/``false`` flags; the
+        truth sits in a subfolder so the folder itself holds exactly the contract tables.
 
         Returns
         -------
@@ -99,15 +99,24 @@ class SimulatedPortfolio:
                 f"The 'file_format' parameter of SimulatedPortfolio.write must be 'csv' or "
                 f"'parquet'. Got {file_format!r} instead."
             )
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+
         out = Path(out_dir)
         (out / "truth").mkdir(parents=True, exist_ok=True)
         frames = {**self.portfolio.tables(), "truth/truth": self.truth}
         for name, frame in frames.items():
             path = out / f"{name}.{file_format}"
-            if file_format == "csv":
-                frame.to_csv(path, index=False, date_format="%Y-%m-%d")
-            else:
+            if file_format == "parquet":
                 frame.to_parquet(path, index=False)
+                continue
+            # Arrow writes millions of rows in a fraction of pandas' time; dates as ISO days.
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            for position, column in enumerate(table.schema):
+                if pa.types.is_timestamp(column.type):
+                    dates = table.column(position).cast(pa.date32())
+                    table = table.set_column(position, column.name, dates)
+            pa_csv.write_csv(table, path)
         return out
 
 

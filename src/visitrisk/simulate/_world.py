@@ -59,11 +59,12 @@ _TOWNSHIP_CHARS = (
     "镇乡",
 )
 _VILLAGE_CHARS = (
+    ("", "新", "上", "下", "东", "西", "大", "小"),
     "王李张刘陈杨黄赵周吴徐孙朱马胡郭林何高罗郑梁谢宋唐许邓冯韩曹彭曾肖田董袁潘蒋蔡余杜叶程魏苏吕丁任沈",
     "家庄塘湾坪冲岭桥坡垅园铺港洲坝",
     "村",
 )
-_SURNAMES = _VILLAGE_CHARS[0]
+_SURNAMES = _VILLAGE_CHARS[1]
 _GIVEN_CHARS = (
     "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红建国志文斌海波辉鹏飞春梅林云峰亮红霞"
 )
@@ -216,8 +217,10 @@ def _add_months(day: np.ndarray, months: np.ndarray) -> np.ndarray:
     return month_start[month - low + months] + offset
 
 
-def _unique_names(rng: np.random.Generator, parts: tuple[str, ...], count: int) -> np.ndarray:
-    """``count`` distinct names, each one character from every part, numbered past the space."""
+def _unique_names(
+    rng: np.random.Generator, parts: tuple[str | tuple[str, ...], ...], count: int
+) -> np.ndarray:
+    """``count`` distinct names, one element (character) of every part each, then numbered."""
     sizes = [len(part) for part in parts]
     space = int(np.prod(sizes))
     order = rng.permutation(space)[np.arange(count) % space]
