@@ -4,6 +4,7 @@ Uplift models of the effect of a collections visit on a delinquent customer's ch
 cure, exact explanations, and visit plans that fit the staff a bank has.
 """
 
+# Names are listed once in __all__ below; everything else in the package is private.
 from visitrisk.contract import DataError, Portfolio, load_portfolio
 from visitrisk.evaluation import (
     EvaluationReport,
@@ -11,6 +12,7 @@ from visitrisk.evaluation import (
     plot_calibration,
     plot_qini_curve,
 )
+from visitrisk.ledger import customer_ledger, loan_ledger, settle_installments
 from visitrisk.metrics import (
     perfect_qini_curve,
     perfect_uplift_curve,
@@ -34,6 +36,7 @@ from visitrisk.report import (
     write_html,
     write_reports,
 )
+from visitrisk.simulate import SimulatedPortfolio, simulate_portfolio
 
 __version__ = "0.1.0.dev0"
 
@@ -42,11 +45,16 @@ __all__ = [
     "EvaluationReport",
     "PlanRules",
     "Portfolio",
+    "SimulatedPortfolio",
     "VisitPlan",
     "__version__",
     "average_treatment_effect",
+    "customer_ledger",
     "evaluate_scores",
     "fit_nuisances",
+    "load_portfolio",
+    "loan_ledger",
+    "mask_personal_columns",
     "perfect_qini_curve",
     "perfect_uplift_curve",
     "plan_visits",
@@ -58,18 +66,16 @@ __all__ = [
     "qini_auc_score_ipw",
     "qini_curve",
     "qini_curve_ipw",
+    "settle_installments",
+    "simulate_portfolio",
     "uplift_at_k",
     "uplift_auc_score",
     "uplift_auc_score_ipw",
     "uplift_calibration",
     "uplift_curve",
     "uplift_curve_ipw",
-]
-__all__ += [
-    "mask_personal_columns",
     "write_csv",
     "write_excel",
     "write_html",
     "write_reports",
 ]
-__all__ += ["load_portfolio"]
