@@ -76,9 +76,7 @@ def run_demo(
         "customers": len(portfolio.customers),
         "loans": len(portfolio.loans),
         "delinquent_customers": int(delinquent.sum()),
-        "arrears_of_delinquent_cny": round(
-            float(customer_state.loc[delinquent, "arrears"].sum()), 2
-        ),
+        "arrears_of_delinquent_cny": round(arrears, 2),
         "visits_logged": len(portfolio.visits),
         "validation_warnings": len(portfolio.warnings),
     }
