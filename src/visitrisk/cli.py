@@ -142,3 +142,31 @@ def features(
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out)
     typer.echo(f"Wrote {len(table):,} customers x {table.shape[1]} features to {out}.")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for data and outputs.")] = Path(
+        "demo_output"
+    ),
+    customers: Annotated[int, typer.Option("--customers", min=100, help="Customers.")] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+) -> None:
+    """Simulate a portfolio and run visitrisk on it end to end; print where outputs are."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from visitrisk.pipeline import run_demo
+
+    console = Console()
+    with console.status("Simulating and validating a portfolio..."):
+        result = run_demo(out, n_customers=customers, seed=seed)
+    table = Table(title="Demo portfolio", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in result.summary.items():
+        table.add_row(name, f"{value:,}" if isinstance(value, int | float) else str(value))
+    console.print(table)
+    console.print(f"Contract tables: {result.data_dir}")
+    for name, path in result.outputs.items():
+        console.print(f"{name}: {path}")
