@@ -172,6 +172,16 @@ def _codes(ids: pd.Series, vocabulary: pd.Index) -> np.ndarray:
     values = _arrow_strings(ids)
     # Cast the (small) vocabulary to the ids' string type, never the (large) ids.
     value_set = pc.cast(_arrow_strings(vocabulary), values.type)
+    if len(values) > 2 * len(value_set) > 0:
+        # Schedules and payment logs come grouped by loan: hash one id per run only.
+        changes = pc.not_equal(values.slice(1), values.slice(0, len(values) - 1))
+        starts = np.flatnonzero(
+            np.concatenate([[True], changes.fill_null(True).to_numpy(zero_copy_only=False)])
+        )
+        if len(starts) * 4 < len(values):
+            heads = pc.index_in(values.take(pa.array(starts)), value_set=value_set)
+            heads = heads.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            return np.repeat(heads, np.diff(np.append(starts, len(values))))
     found = pc.index_in(values, value_set=value_set)
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
@@ -292,20 +302,16 @@ def _bucket(days_past_due: np.ndarray) -> np.ndarray:
 # Ledger pieces
 # --------------------------------------------------------------------------------------
 def _ledger_tables(
-    book: _Book, loan_rows: np.ndarray, payment_rows: np.ndarray
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Installments of some loans and some payments, in the ledger's input format.
+    book: _Book, installment_rows: np.ndarray, payment_rows: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Return installments and payments in the ledger's input format, and the loans present.
 
-    Identifiers are categoricals over the sorted loan ids, so the ledger reuses the codes
-    instead of hashing millions of strings again.
+    Identifiers are categoricals over the sorted ids of the loans present, so the ledger
+    reuses the codes instead of hashing millions of strings again. The frames keep a
+    ``RangeIndex`` over ``installment_rows`` and ``payment_rows``.
     """
-    installments = book.installments.iloc[
-        np.flatnonzero(loan_rows[book.installments["loan"].to_numpy()])
-    ]
-    payments = book.payments.iloc[np.flatnonzero(payment_rows)]
-
-    # Only the loans present become categories: the ledger then sorts and searches a
-    # vocabulary of those loans, not of the whole book.
+    installments = book.installments.iloc[installment_rows]
+    payments = book.payments.iloc[payment_rows]
     used = np.unique(np.concatenate([installments["loan"].to_numpy(), payments["loan"].to_numpy()]))
     dtype = pd.CategoricalDtype(book.loan_ids[used], ordered=False)
 
@@ -323,21 +329,58 @@ def _ledger_tables(
             payment_date=payments["payment_date"].to_numpy(),
             amount=payments["amount"].to_numpy(),
         ),
+        used,
     )
+
+
+_STATE_COLUMNS = ("due_to_date", "paid_to_date", "arrears", "days_past_due")
 
 
 def _loan_states(
     book: _Book, loan_rows: np.ndarray, payment_rows: np.ndarray, dates: list[pd.Timestamp]
-) -> pd.DataFrame:
-    """Loan ledger of the selected loans on every date, with integer ``loan`` and ``day``.
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Loan ledger of the selected loans on every date: one ledger call for all dates.
 
-    One ledger call for all dates: the ledger is never recomputed per date or customer.
+    Installments due after the last date cannot change arrears or days past due on any of
+    the dates (FIFO covers older installments first), so the ledger only reads those due
+    by then. Returns the ledger's own rows (for :func:`customer_ledger`) and a complete
+    numeric table with ``loan``, ``day`` and the state columns for every selected loan on
+    every date (zeros for a loan with nothing due or paid yet).
     """
-    installments, payments = _ledger_tables(book, loan_rows, payment_rows)
-    state = loan_ledger(installments, payments, dates)
-    state["loan"] = _codes(state["loan_id"], book.loan_ids)
-    state["day"] = _days(state["as_of"])
-    return state
+    days = np.unique([_day(stamp) for stamp in dates])
+    inst_loan = book.installments["loan"].to_numpy()
+    due_by_then = loan_rows[inst_loan] & (book.installments["due_day"].to_numpy() <= days[-1])
+    installments, payments, used = _ledger_tables(
+        book, np.flatnonzero(due_by_then), np.flatnonzero(payment_rows)
+    )
+    raw = loan_ledger(installments, payments, dates)
+    # The ledger returns one row per loan present and date, sorted by loan_id then date;
+    # check that cheaply rather than hashing every id again.
+    expected = np.repeat(used, len(days))
+    same = len(raw) == len(expected) and pc.all(
+        pc.equal(
+            _arrow_strings(raw["loan_id"]),
+            pc.cast(_arrow_strings(book.loan_ids), _arrow_strings(raw["loan_id"][:0]).type).take(
+                pa.array(expected)
+            ),
+        )
+    ).as_py() in (True, None)
+    raw["loan"] = expected if same else _codes(raw["loan_id"], book.loan_ids)
+    raw["day"] = _days(raw["as_of"])
+
+    selected = np.flatnonzero(loan_rows)
+    where = np.searchsorted(selected, raw["loan"].to_numpy()) * len(days) + np.searchsorted(
+        days, raw["day"].to_numpy()
+    )
+    columns = {}
+    for name in _STATE_COLUMNS:
+        values = np.zeros(len(selected) * len(days), dtype=raw[name].to_numpy().dtype)
+        values[where] = raw[name].to_numpy()
+        columns[name] = values
+    complete = _frame(
+        loan=np.repeat(selected, len(days)), day=np.tile(days, len(selected)), **columns
+    )
+    return raw, complete
 
 
 def _known_cover_day(covered_day: np.ndarray, as_of_day: np.int64) -> np.ndarray:
@@ -351,21 +394,24 @@ def _settle(book: _Book, loan_rows: np.ndarray, payment_rows: np.ndarray) -> pd.
     Zero-amount installments are left out: FIFO covers them together with the last
     positive installment before them, so they never change days past due or lateness.
     """
-    installments, payments = _ledger_tables(book, loan_rows, payment_rows)
+    installment_rows = np.flatnonzero(loan_rows[book.installments["loan"].to_numpy()])
+    installments, payments, _ = _ledger_tables(book, installment_rows, np.flatnonzero(payment_rows))
     settled = settle_installments(installments, payments)
-    cents = np.round(settled["amount_due"].to_numpy() * 100).astype(np.int64)
-    settled = settled.loc[cents > 0]
-    loan = _codes(settled["loan_id"], book.loan_ids)
+    # The settlement's index holds our input row labels: back to codes without hashing.
+    source = book.installments.iloc[installment_rows[settled.index.to_numpy()]]
+    cents = source["cents"].to_numpy()
+    positive = cents > 0
+    loan = source["loan"].to_numpy()[positive]
     return pd.DataFrame(
         {
             "loan": loan,
             "customer": book.loans["customer"].to_numpy()[loan],
-            "due_day": _days(settled["due_date"]),
-            "cents": cents[cents > 0],
-            "cumulative_cents": np.round(settled["cumulative_due"].to_numpy() * 100).astype(
-                np.int64
-            ),
-            "covered_day": _days(settled["covered_date"]),
+            "due_day": source["due_day"].to_numpy()[positive],
+            "cents": cents[positive],
+            "cumulative_cents": np.round(
+                settled["cumulative_due"].to_numpy()[positive] * 100
+            ).astype(np.int64),
+            "covered_day": _days(settled["covered_date"].to_numpy()[positive]),
         }
     ).sort_values(["loan", "due_day"], kind="stable", ignore_index=True)
 
@@ -877,27 +923,34 @@ class _Snapshot:
     customer_state: pd.DataFrame  # customers with an open loan: customer, days_past_due, arrears
 
 
-def _snapshot_state(book: _Book, loan_state: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def _snapshot_state(
+    book: _Book, raw_state: pd.DataFrame, loan_state: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Return the state of customers with an open loan, and which loans are open."""
     loan = loan_state["loan"].to_numpy()
     paid_cents = np.round(loan_state["paid_to_date"].to_numpy() * 100).astype(np.int64)
     open_loan = np.zeros(len(book.loans), dtype=bool)
     open_loan[loan] = book.loans["scheduled_cents"].to_numpy()[loan] > paid_cents
-    ledger_columns = [name for name in loan_state.columns if name not in ("loan", "day")]
-    customers = customer_ledger(book.loans[["loan_id", "customer_id"]], loan_state[ledger_columns])
+    ledger_columns = [name for name in raw_state.columns if name not in ("loan", "day")]
+    customers = customer_ledger(book.loans[["loan_id", "customer_id"]], raw_state[ledger_columns])
     customers = customers.reset_index() if "customer_id" not in customers.columns else customers
-    code = pd.Index(book.customers["customer_id"]).get_indexer(customers["customer_id"])
+    code = _codes(customers["customer_id"], pd.Index(book.customers["customer_id"]))
     has_open = np.zeros(len(book.customers), dtype=bool)
     has_open[book.loans["customer"].to_numpy()[open_loan]] = True
-    state = pd.DataFrame(
-        {
-            "customer": code,
-            "days_past_due": customers["days_past_due"].to_numpy(dtype=np.int64),
-            "arrears": customers["arrears"].to_numpy(dtype=np.float64),
-            "loans_past_due": customers["loans_past_due"].to_numpy(dtype=np.int64),
-        }
+    # Customers whose open loans have nothing due or paid yet are current, with no arrears.
+    days_past_due = np.zeros(len(book.customers), dtype=np.int64)
+    arrears = np.zeros(len(book.customers))
+    loans_past_due = np.zeros(len(book.customers), dtype=np.int64)
+    days_past_due[code] = customers["days_past_due"].to_numpy(dtype=np.int64)
+    arrears[code] = customers["arrears"].to_numpy(dtype=np.float64)
+    loans_past_due[code] = customers["loans_past_due"].to_numpy(dtype=np.int64)
+    customer = np.flatnonzero(has_open)
+    state = _frame(
+        customer=customer,
+        days_past_due=days_past_due[customer],
+        arrears=arrears[customer],
+        loans_past_due=loans_past_due[customer],
     )
-    state = state.loc[has_open[code]].sort_values("customer", ignore_index=True)
     return state, open_loan
 
 
@@ -937,14 +990,17 @@ def _features_on_dates(
     loan_origination = book.loans["origination_day"].to_numpy()
     payments_known = book.payments["pay_day"].to_numpy() <= last_day
     on_book = loan_origination <= last_day
-    all_states = _loan_states(book, on_book, payments_known, stamps)
+    raw_states, all_states = _loan_states(book, on_book, payments_known, stamps)
+    raw_day = raw_states["day"].to_numpy()
+    raw_origination = loan_origination[raw_states["loan"].to_numpy()]
     state_day = all_states["day"].to_numpy()
     state_origination = loan_origination[all_states["loan"].to_numpy()]
 
     populations, states = [], []
     for stamp, day in zip(stamps, days, strict=True):
         loan_state = all_states.loc[(state_day == day) & (state_origination <= day)]
-        customer_state, open_loan = _snapshot_state(book, loan_state)
+        raw_state = raw_states.loc[(raw_day == day) & (raw_origination <= day)]
+        customer_state, open_loan = _snapshot_state(book, raw_state, loan_state)
         population = np.unique(np.asarray(select(customer_state, stamp), dtype=np.int64))
         populations.append(population)
         states.append((loan_state, customer_state, open_loan))
