@@ -15,8 +15,11 @@ unit, meaning of a missing value). Missing values stay NaN: LightGBM handles the
 Categorical columns have a fixed category list, so training and scoring frames agree.
 
 Design for scale: the functions work on whole customers (any subset of customers with all
-their loans, installments, payments and visits gives the same rows for those customers), so
-they can run per partition. The ledger is computed once for all the dates a call needs.
+their loans, installments, payments and visits gives the same rows for those customers;
+``township_delinquency_rate`` also needs the whole township, so partition by township or
+branch), so they can run per partition. Identifiers are hashed once per call, the ledger
+runs once for all the dates a call needs, and everything after the population is chosen
+reads only the population's rows.
 """
 
 from __future__ import annotations
