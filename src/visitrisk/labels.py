@@ -15,17 +15,14 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from visitrisk._book import _day, _delinquency_spells, _make_book
+from visitrisk._feature_groups import _next_event_day, _previous_event_day
 from visitrisk.contract import Portfolio
 from visitrisk.features import (
     _as_timestamp,
     _check_min_dpd,
-    _day,
-    _delinquency_spells,
     _features_on_dates,
-    _make_book,
-    _next_event_day,
     _param_error,
-    _previous_event_day,
 )
 
 __all__ = ["TrainingSet", "build_training_set", "last_observed_day", "monthly_snapshots"]
