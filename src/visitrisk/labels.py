@@ -409,7 +409,7 @@ def _cure_day(
     """First day after ``day`` on which the customer is at 0 days past due.
 
     The customer is delinquent on ``day``, so ``day`` lies inside one of the customer's
-    delinquency runs (see :func:`visitrisk.features._delinquency_spells` for why the runs
+    delinquency runs (see :func:`visitrisk._book._delinquency_spells` for why the runs
     are exact under FIFO); the cure is the day after that run ends. A run still open on
     ``end_day`` gives no cure (``2**40``). Each run is found by a binary search: no loop
     over customers or days.
