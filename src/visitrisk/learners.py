@@ -673,7 +673,14 @@ class UpliftModel(BaseEstimator):
     def __init__(self, *, learner: str = "dr", visit_cost: float = 0.0, **params: Any) -> None:
         self.learner = learner
         self.visit_cost = visit_cost
-        self.params = params
+        # Private so scikit-learn's API checks see only declared parameters as attributes;
+        # get_params exposes each learner parameter under its own name.
+        self._learner_params = params
+
+    @property
+    def learner_params(self) -> dict[str, Any]:
+        """The parameters passed on to the learner (a copy)."""
+        return dict(self._learner_params)
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Return the model's and the learner's parameters, by name.
@@ -688,7 +695,7 @@ class UpliftModel(BaseEstimator):
         dict
             Parameter names mapped to their values.
         """
-        params = {"learner": self.learner, "visit_cost": self.visit_cost, **self.params}
+        params = {"learner": self.learner, "visit_cost": self.visit_cost, **self._learner_params}
         if deep:
             for name, value in list(params.items()):
                 if hasattr(value, "get_params") and not isinstance(value, type):
@@ -711,7 +718,7 @@ class UpliftModel(BaseEstimator):
         UpliftModel
             ``self``.
         """
-        learner_params = dict(self.params)
+        learner_params = dict(self._learner_params)
         nested: dict[str, dict[str, Any]] = {}
         for key, value in params.items():
             name, delimiter, sub_key = key.partition("__")
@@ -721,7 +728,7 @@ class UpliftModel(BaseEstimator):
                 setattr(self, key, value)
             else:
                 learner_params[key] = value
-        self.params = learner_params
+        self._learner_params = learner_params
         for name, sub_params in nested.items():
             owner = self.get_params(deep=False).get(name)
             if not hasattr(owner, "set_params"):
@@ -742,13 +749,13 @@ class UpliftModel(BaseEstimator):
             )
         learner_class = _LEARNERS[self.learner]
         accepted = learner_class._get_param_names()
-        unknown = sorted(set(self.params) - set(accepted))
+        unknown = sorted(set(self._learner_params) - set(accepted))
         if unknown:
             raise ValueError(
                 f"UpliftModel: parameter(s) {unknown!r} are not parameters of "
                 f"{learner_class.__name__}; it accepts {accepted!r}."
             )
-        return learner_class(**self.params)
+        return learner_class(**self._learner_params)
 
     def fit(self, training_set: Any) -> UpliftModel:
         """Fit the learner on a training set.
