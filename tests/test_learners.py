@@ -202,7 +202,7 @@ def test_dr_cross_fitting_keeps_each_customer_out_of_its_own_models(confounded):
 
 def test_cross_val_uplift_is_out_of_fold_and_reproducible(confounded):
     X, y, t, groups = confounded
-    learner = TLearner(outcome_model=LogisticRegression(), random_state=0)
+    learner = TLearner(outcome_model=LogisticRegression(solver="newton-cholesky"), random_state=0)
     numeric = X[["days_past_due", "noise"]]
     first = cross_val_uplift(learner, numeric, y, t, groups=groups, n_folds=3, random_state=0)
     second = cross_val_uplift(learner, numeric, y, t, groups=groups, n_folds=3, random_state=0)
@@ -268,7 +268,7 @@ def test_clone_of_fitted_learner_is_unfitted(fitted, confounded):
 
 def test_user_base_model_is_cloned_not_fitted(confounded):
     X, y, t, _ = confounded
-    outcome_model = LogisticRegression()
+    outcome_model = LogisticRegression(solver="newton-cholesky")
     learner = TLearner(outcome_model=outcome_model).fit(X[["days_past_due", "noise"]], y, t)
     assert not hasattr(outcome_model, "coef_")
     assert learner.control_model_ is not outcome_model
@@ -304,7 +304,7 @@ def test_unit_sample_weights_change_nothing(small):
 def test_numpy_features_are_accepted(small):
     X, y, t = small
     array = X[["days_past_due"]].to_numpy()
-    learner = TLearner(outcome_model=LogisticRegression()).fit(array, y, t)
+    learner = TLearner(outcome_model=LogisticRegression(solver="newton-cholesky")).fit(array, y, t)
     assert learner.predict(array).shape == (len(X),)
     assert not hasattr(learner, "feature_names_in_")
 
@@ -554,7 +554,12 @@ def test_score_rejects_bad_features(uplift_model, confounded, change, message):
 
 
 def test_uplift_model_params_round_trip():
-    model = UpliftModel(learner="x", visit_cost=25.0, n_folds=3, outcome_model=LogisticRegression())
+    model = UpliftModel(
+        learner="x",
+        visit_cost=25.0,
+        n_folds=3,
+        outcome_model=LogisticRegression(solver="newton-cholesky"),
+    )
     params = model.get_params()
     assert params["n_folds"] == 3
     assert params["outcome_model__C"] == 1.0

@@ -20,13 +20,15 @@ from sklearn.base import clone
 
 __all__: list[str] = []
 
-#: LightGBM defaults of the outcome and propensity classifiers, tuned for 10^4–10^6 rows:
-#: a moderate learning rate with enough trees, leaves of at least 50 rows so rare
-#: segments are not memorised, row and column subsampling for variance, and deterministic
-#: column-wise histograms so the same data and seed give the same model.
+#: LightGBM defaults of the outcome and propensity classifiers, chosen for 10^4–10^6 rows:
+#: 150 trees at learning rate 0.1 (the DR learner fits 2 × n_folds outcome and n_folds
+#: propensity models, so tree count dominates its fit time), leaves of at least 50 rows
+#: so rare segments are not memorised, row and column subsampling for variance, and
+#: deterministic column-wise histograms so the same data, seed and n_jobs give the same
+#: model.
 LGBM_CLASSIFIER_DEFAULTS: dict[str, Any] = {
-    "n_estimators": 300,
-    "learning_rate": 0.05,
+    "n_estimators": 150,
+    "learning_rate": 0.1,
     "num_leaves": 31,
     "min_child_samples": 50,
     "subsample": 0.8,

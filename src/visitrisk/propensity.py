@@ -159,7 +159,7 @@ class PropensityModel(BaseEstimator):
         Any scikit-learn classifier with ``predict_proba``; it is cloned, never fitted in
         place. ``None`` uses a LightGBM classifier (see ``LGBM_CLASSIFIER_DEFAULTS`` in
         ``visitrisk._learner_input``).
-    n_folds : int, default 5
+    n_folds : int, default 3
         Folds of the cross-fit; the calibration is learnt on out-of-fold scores.
     clip : float, default 0.01
         ε: propensities are clipped to ``[ε, 1 - ε]`` so inverse weights stay bounded.
@@ -193,7 +193,7 @@ class PropensityModel(BaseEstimator):
         self,
         *,
         base_model: Any = None,
-        n_folds: int = 5,
+        n_folds: int = 3,
         clip: float = 0.01,
         random_state: Any = None,
         n_jobs: int | None = 1,
