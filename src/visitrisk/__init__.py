@@ -5,7 +5,17 @@ cure, exact explanations, and visit plans that fit the staff a bank has.
 """
 
 from visitrisk.contract import DataError, Portfolio
+from visitrisk.learners import DRLearner, SLearner, TLearner, UpliftModel, XLearner
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DataError", "Portfolio", "__version__"]
+__all__ = [
+    "DRLearner",
+    "DataError",
+    "Portfolio",
+    "SLearner",
+    "TLearner",
+    "UpliftModel",
+    "XLearner",
+    "__version__",
+]
