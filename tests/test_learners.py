@@ -4,8 +4,9 @@
 # ruff: noqa: N803, N806
 
 import re
+import subprocess
+import sys
 import warnings
-from dataclasses import dataclass
 
 import joblib
 import numpy as np
@@ -16,6 +17,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.utils import estimator_checks
 
+from visitrisk.labels import TrainingSet
 from visitrisk.learners import (
     DRLearner,
     SLearner,
@@ -472,28 +474,18 @@ def test_dr_fit_warns_on_poor_overlap():
 # --------------------------------------------------------------------------- UpliftModel
 
 
-@dataclass(frozen=True)
-class TrainingSetLike:
-    """The fields of ``visitrisk.labels.TrainingSet`` that UpliftModel uses."""
-
-    X: pd.DataFrame
-    treatment: np.ndarray
-    cured: np.ndarray
-    value_at_stake: np.ndarray
-    snapshot: np.ndarray
-    customer_id: np.ndarray
-
-
 @pytest.fixture(scope="module")
 def training_set(confounded):
     X, y, t, groups = confounded
-    return TrainingSetLike(
+    return TrainingSet(
         X=X,
-        treatment=t,
-        cured=y,
-        value_at_stake=X["arrears"].fillna(0.0).to_numpy(),
-        snapshot=np.full(len(X), np.datetime64("2026-06-30")),
-        customer_id=groups,
+        treatment=pd.Series(t, dtype="int8"),
+        cured=pd.Series(y, dtype="int8"),
+        value_at_stake=X["arrears"].fillna(0.0),
+        snapshot=pd.Series(pd.Timestamp("2026-06-30"), index=X.index),
+        customer_id=pd.Series(groups, dtype="str"),
+        timing=pd.DataFrame(index=X.index),
+        metadata={},
     )
 
 
@@ -589,3 +581,9 @@ def test_uplift_model_t_learner_outcomes(training_set, confounded):
     scores = model.score(_today(confounded[0]).assign(arrears=500.0))
     np.testing.assert_allclose(scores["uplift"], scores["p_cure_visit"] - scores["p_cure_no_visit"])
     assert re.fullmatch(r"UpliftModel\(.*\)", repr(model).replace("\n", ""))
+
+
+def test_import_visitrisk_defers_scikit_learn():
+    code = "import sys, visitrisk; print('sklearn' in sys.modules, visitrisk.DRLearner.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "DRLearner"]
