@@ -15,6 +15,7 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils import estimator_checks
 
 from visitrisk.labels import TrainingSet
@@ -301,6 +302,22 @@ def test_unit_sample_weights_change_nothing(small):
     plain = TLearner(random_state=0).fit(X, y, t).predict(X)
     weighted = TLearner(random_state=0).fit(X, y, t, sample_weight=np.ones(len(X))).predict(X)
     np.testing.assert_allclose(plain, weighted)
+
+
+def test_base_model_without_sample_weight_is_rejected_when_weights_given(small):
+    X, y, t = small
+    learner = TLearner(outcome_model=KNeighborsClassifier())
+    with pytest.raises(
+        ValueError, match=r"KNeighborsClassifier\.fit does not accept sample_weight"
+    ):
+        learner.fit(X[["days_past_due"]], y, t, sample_weight=np.ones(len(X)))
+
+
+@pytest.mark.parametrize("name", list(LEARNERS))
+def test_no_rows_to_score_gives_empty_output(fitted, confounded, name):
+    empty = confounded[0].iloc[:0]
+    assert fitted[name].predict(empty).shape == (0,)
+    assert fitted[name].predict_outcomes(empty).shape == (0, 2)
 
 
 def test_numpy_features_are_accepted(small):

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.utils.validation import has_fit_parameter
 
 __all__: list[str] = []
 
@@ -403,4 +404,9 @@ def fit_model(
         sample_weight = None if sample_weight is None else sample_weight[rows]
     if sample_weight is None:
         return model.fit(X, target)
+    if not has_fit_parameter(model, "sample_weight"):
+        raise ValueError(
+            f"{type(model).__name__}.fit does not accept sample_weight; use a base model that "
+            "does, or fit without weights."
+        )
     return model.fit(X, target, sample_weight=sample_weight)

@@ -118,7 +118,8 @@ class _UpliftLearner(BaseEstimator):
             P(cure | visit) − P(cure | no visit), in probability units. In-sample on rows the
             learner was fitted on.
         """
-        return self._uplift(self._validated(X))
+        frame = self._validated(X)
+        return self._uplift(frame) if len(frame) else np.empty(0)
 
     def predict_outcomes(self, X: Any) -> pd.DataFrame:
         """Return both arms' cure probabilities.
@@ -143,6 +144,11 @@ class _UpliftLearner(BaseEstimator):
 
     def _predict_all(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``p_control``, ``p_treated`` and uplift of validated features in one pass."""
+        if len(X) == 0:
+            return np.empty(0), np.empty(0), np.empty(0)
+        return self._predictions(X)
+
+    def _predictions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p_control, p_treated = self._outcomes(X)
         return p_control, p_treated, p_treated - p_control
 
@@ -303,7 +309,7 @@ class _DirectLearner(_UpliftLearner):
     def _control_proba(self, X: pd.DataFrame) -> np.ndarray:
         raise NotImplementedError
 
-    def _predict_all(self, X):
+    def _predictions(self, X):
         p_control, uplift = self._control_proba(X), self._uplift(X)
         return p_control, np.clip(p_control + uplift, 0.0, 1.0), uplift
 

@@ -280,7 +280,7 @@ class PropensityModel(BaseEstimator):
         """Return the calibrated, clipped propensity of each row (probability of a visit)."""
         check_is_fitted(self, "calibrator_")
         frame = _inp.validate_predict_features(X, self._schema, type(self).__name__)
-        return self._predict_frame(frame)
+        return self._predict_frame(frame) if len(frame) else np.empty(0)
 
     def overlap(self, treatment: Any, **kwargs: Any) -> OverlapReport:
         """Overlap diagnostics of the out-of-fold propensities (see ``overlap_diagnostics``)."""
