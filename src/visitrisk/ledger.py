@@ -419,23 +419,33 @@ def _oldest_unpaid_day(
     inst: _Table,
     inst_bucket: np.ndarray,
     due: np.ndarray,
+    paid_floor: np.ndarray,
     query_loan: np.ndarray,
     query_date: np.ndarray,
-    paid_floor: np.ndarray,
 ) -> np.ndarray:
     """Due day of the oldest uncovered positive installment for each (loan, as-of) query.
 
-    A query is a (loan, as-of index) whose cumulative due exceeds ``paid_floor`` (paid to
-    date, floored at 0). The answer lies in the as-of bucket where the loan's cumulative due
+    ``due`` and ``paid_floor`` (paid to date, floored at 0) are cents per (loan, as-of
+    date); a query is a (loan, as-of index) where the first exceeds the second, in
+    row-major order. The answer lies in the as-of bucket where the loan's cumulative due
     first exceeds the paid amount, so only the installments of those (loan, bucket) pairs,
     a small share of the schedule, are sorted and searched.
     """
     n_loans, n_dates = due.shape
-    # Cumulative due never decreases over as-of dates: count the dates it stays covered.
-    crossing = np.zeros(len(query_loan), dtype=np.int64)
+    # Cumulative due never decreases over as-of dates: for each queried loan and date,
+    # count the as-of dates whose cumulative due the payments cover.
+    first_query = _run_starts(query_loan)
+    queried = query_loan[first_query]
+    query_row = np.repeat(np.arange(len(queried)), np.diff(np.append(first_query, len(query_loan))))
+    due_queried, paid_queried = due[queried], paid_floor[queried]
+    covered_dates = np.zeros((len(queried), n_dates), dtype=np.int64)
     for date_index in range(n_dates):
-        crossing += due[query_loan, date_index] <= paid_floor
-    covered_before = np.where(crossing > 0, due[query_loan, np.maximum(crossing - 1, 0)], 0.0)
+        covered_dates += due_queried[:, date_index, None] <= paid_queried
+    crossing = covered_dates[query_row, query_date]
+    before = np.maximum(crossing - 1, 0)
+    covered_before = np.where(crossing > 0, due_queried[query_row, before], 0.0)
+    paid_in_bucket = (paid_queried[query_row, query_date] - covered_before).astype(np.int64)
+    del due_queried, paid_queried, covered_dates
     query_key = query_loan * (n_dates + 1) + crossing
 
     # Narrow the schedule in two cheap steps: rows of loans with a query (a small lookup
@@ -453,9 +463,7 @@ def _oldest_unpaid_day(
     order = _sort_order(row_key, inst.day[rows] - int(inst.day[rows].min()))
     rows, group = rows[order], row_key[order]
     within = _cumsum_within(inst.cents[rows].astype(np.int64), _run_starts(group))
-    position = _search_in_groups(
-        group, within, query_key, (paid_floor - covered_before).astype(np.int64), side="right"
-    )
+    position = _search_in_groups(group, within, query_key, paid_in_bucket, side="right")
     return inst.day[rows[position]]
 
 
@@ -529,9 +537,7 @@ def loan_ledger(installments: pd.DataFrame, payments: pd.DataFrame, as_of: Any) 
     days_past_due = np.zeros((n_loans, n_dates), dtype=np.int64)
     oldest = np.full((n_loans, n_dates), _NO_DAY, dtype=np.int64)  # becomes datetime64[us]
     if len(query_loan):
-        oldest_day = _oldest_unpaid_day(
-            inst, inst_bucket, due, query_loan, query_date, paid_floor[query_loan, query_date]
-        )
+        oldest_day = _oldest_unpaid_day(inst, inst_bucket, due, paid_floor, query_loan, query_date)
         overdue = as_of_days[query_date] - oldest_day
         days_past_due[query_loan, query_date] = overdue
         late = overdue > 0
