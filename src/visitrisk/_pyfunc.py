@@ -79,7 +79,7 @@ class UpliftPyfunc(mlflow.pyfunc.PythonModel):
 
     # No type hints on purpose: MLflow 3 derives a schema from predict's hints, and the
     # signature given at logging time (with its string-typed categoricals) must win.
-    def predict(self, context, model_input, params=None):  # noqa: D417
+    def predict(self, context, model_input, params=None):
         """Score a features frame like ``UpliftModel.score`` (value at stake: ``arrears``).
 
         Parameters

@@ -2,7 +2,8 @@
 
 Every function here is safe to call when the tracking store cannot be reached: it warns
 (:class:`TrackingWarning`), records what was not logged in :attr:`RunLog.not_logged` and
-returns, so a pipeline still writes its visit plan.
+returns, so a pipeline still writes its visit plan. That is why the logging methods catch
+every ``Exception``: MLflow raises many kinds (HTTP, SQL, file system, serialisation).
 
 The store is always chosen explicitly (:func:`resolve_tracking_uri`): the ``tracking_uri``
 argument, else ``MLFLOW_TRACKING_URI``, else a SQLite database ``mlflow.db`` in the output
@@ -199,7 +200,7 @@ class RunLog:
 
             entries = [Param(str(k), _flat_value(v)) for k, v in params.items()]
             MlflowClient(self.tracking_uri).log_batch(self.run_id, params=entries)
-        except Exception as error:  # noqa: BLE001 (a tracking failure must not stop a run)
+        except Exception as error:
             return self._failed(f"params {sorted(params)[:5]}...", error)
         return True
 
@@ -219,7 +220,7 @@ class RunLog:
 
             entries = [RunTag(str(k), _flat_value(v)) for k, v in tags.items()]
             MlflowClient(self.tracking_uri).log_batch(self.run_id, tags=entries)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             return self._failed("tags", error)
         return True
 
@@ -246,7 +247,7 @@ class RunLog:
             stamp = int(time.time() * 1000)
             entries = [Metric(k, v, stamp, step or 0) for k, v in finite.items()]
             MlflowClient(self.tracking_uri).log_batch(self.run_id, metrics=entries)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             return self._failed(f"{len(finite)} metrics", error)
         if skipped:
             self.not_logged.append(f"metrics {skipped!r}: not finite")
@@ -266,7 +267,7 @@ class RunLog:
             from mlflow import MlflowClient
 
             MlflowClient(self.tracking_uri).log_figure(self.run_id, figure, artifact_file)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             return self._failed(artifact_file, error)
         return True
 
@@ -284,7 +285,7 @@ class RunLog:
             from mlflow import MlflowClient
 
             MlflowClient(self.tracking_uri).log_artifact(self.run_id, str(path), folder)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             return self._failed(str(path), error)
         return True
 
@@ -310,7 +311,7 @@ class RunLog:
                 MlflowClient(self.tracking_uri).log_artifact(
                     self.run_id, str(file), None if parent == "." else parent
                 )
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             return self._failed(artifact_file, error)
         return True
 
@@ -344,7 +345,7 @@ class RunLog:
                 tags.append(InputTag("visitrisk.input_digest", str(digest)))
             entity = DatasetInput(dataset._to_mlflow_entity(), tags)
             mlflow.MlflowClient(self.tracking_uri).log_inputs(self.run_id, datasets=[entity])
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             return self._failed(what, error)
         return True
 
@@ -402,7 +403,7 @@ class RunLog:
                     pip_requirements=_requirements(),
                     registered_model_name=registered_model_name,
                 )
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             self._failed("model", error)
             return None
         version = info.registered_model_version
@@ -446,7 +447,7 @@ class RunLog:
                     tags={MLFLOW_PARENT_RUN_ID: self.run_id, **_base_tags()},
                 )
                 child.run_id = run.info.run_id
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 child._failed(f"child run {run_name!r}", error)
         else:
             child.not_logged.append(f"child run {run_name!r}: no parent run")
@@ -548,7 +549,7 @@ def _terminate(run: RunLog, status: str) -> None:
         from mlflow import MlflowClient
 
         MlflowClient(run.tracking_uri).set_terminated(run.run_id, status)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         run._failed("run end", error)
 
 
@@ -624,7 +625,7 @@ def start_run(
         run.run_id = client.create_run(
             run.experiment_id, run_name=run_name, tags=all_tags
         ).info.run_id
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         run._failed("run (params, metrics, data sets, figures, files, model)", error)
     if params:
         run.log_params(params)
@@ -668,7 +669,7 @@ def promote(
         MlflowClient(uri, registry_uri=uri).set_registered_model_alias(
             model_name, alias, str(version)
         )
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         warnings.warn(
             f"Alias {alias!r} of {model_name!r} not set to version {version} ({uri}): {error}",
             TrackingWarning,
