@@ -77,9 +77,11 @@ class UpliftPyfunc(mlflow.pyfunc.PythonModel):
                 restored[name] = values.astype(self.dtypes[name])
         return pd.DataFrame(restored, index=frame.index)
 
-    # No type hints on purpose: MLflow 3 derives a schema from predict's hints, and the
-    # signature given at logging time (with its string-typed categoricals) must win.
-    def predict(self, context, model_input, params=None):
+    # A DataFrame hint tells MLflow 3 to infer no schema from the hints, so the signature
+    # given at logging time (categoricals declared as Any) is the one enforced.
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         """Score a features frame like ``UpliftModel.score`` (value at stake: ``arrears``).
 
         Parameters

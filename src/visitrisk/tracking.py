@@ -337,13 +337,13 @@ class RunLog:
             frame = _loggable_features(training_set.X).assign(
                 treatment=training_set.treatment.to_numpy(), cured=training_set.cured.to_numpy()
             )
-            with _quiet_mlflow():
-                dataset = mlflow.data.from_pandas(frame, name=f"{context}_set", targets="cured")
             tags = [InputTag("mlflow.data.context", context)]
             digest = training_set.metadata.get("input_digest")
             if digest:
                 tags.append(InputTag("visitrisk.input_digest", str(digest)))
-            entity = DatasetInput(dataset._to_mlflow_entity(), tags)
+            with _quiet_mlflow():
+                dataset = mlflow.data.from_pandas(frame, name=f"{context}_set", targets="cured")
+                entity = DatasetInput(dataset._to_mlflow_entity(), tags)
             mlflow.MlflowClient(self.tracking_uri).log_inputs(self.run_id, datasets=[entity])
         except Exception as error:
             return self._failed(what, error)
@@ -386,9 +386,10 @@ class RunLog:
             import mlflow
             from mlflow.models import ModelSignature, infer_signature
 
-            from visitrisk._pyfunc import UpliftPyfunc
+            with _quiet_mlflow():
+                from visitrisk._pyfunc import UpliftPyfunc
 
-            wrapper = UpliftPyfunc(model, features)
+                wrapper = UpliftPyfunc(model, features)
             example = _loggable_features(features.head(5)).reset_index(drop=True)
             output = wrapper.predict(None, example)
             signature = ModelSignature(_input_schema(features), infer_signature(output).inputs)
@@ -470,11 +471,8 @@ class RunLog:
 def _quiet_mlflow() -> Iterator[None]:
     """Silence MLflow hints that do not apply to visitrisk's frames."""
     with warnings.catch_warnings():
-        # Our integer features never hold NaN; predict has no type hints on purpose.
+        # Our integer features never hold NaN.
         warnings.filterwarnings("ignore", message=r".*[Ii]nteger column", category=UserWarning)
-        warnings.filterwarnings(
-            "ignore", message=r".*type hints to the `predict`", category=UserWarning
-        )
         yield
 
 
