@@ -59,20 +59,15 @@ class UpliftPyfunc(mlflow.pyfunc.PythonModel):
         for name in self.columns:
             values = frame[name]
             if name in self.categories:
-                plain = (
-                    values.astype(object)
-                    if isinstance(values.dtype, pd.CategoricalDtype)
-                    else values
-                )
-                coded = pd.Categorical(plain, categories=self.categories[name])
-                unseen = pd.isna(coded) & values.notna().to_numpy()
+                categories = self.categories[name]
+                unseen = values.notna() & ~values.astype(object).isin(categories)
                 if unseen.any():
                     examples = pd.unique(values[unseen].astype(str))[:5].tolist()
                     raise ValueError(
                         f"visitrisk pyfunc: feature {name!r} has value(s) {examples!r} unseen "
-                        f"at fit time; expected one of {self.categories[name]!r}."
+                        f"at fit time; expected one of {categories!r}."
                     )
-                restored[name] = coded
+                restored[name] = pd.Categorical(values.astype(object), categories=categories)
             else:
                 restored[name] = values.astype(self.dtypes[name])
         return pd.DataFrame(restored, index=frame.index)

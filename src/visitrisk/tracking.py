@@ -117,13 +117,30 @@ def uplift_model_params(model: Any) -> dict[str, str]:
     -------
     dict of str to str
         ``learner``, ``visit_cost``, the learner's parameters and each base model's
-        hyper-parameters as ``outcome_model.n_estimators`` etc.; estimators themselves are
-        replaced by their class name.
+        hyper-parameters as ``outcome_model.n_estimators`` etc. A base model left at
+        ``None`` is reported with visitrisk's LightGBM defaults, which it then uses;
+        estimators themselves are replaced by their class name.
     """
+    from visitrisk._learner_input import LGBM_CLASSIFIER_DEFAULTS, LGBM_REGRESSOR_DEFAULTS
+    from visitrisk.learners import _LEARNERS
+
+    params = model.get_params(deep=True)
+    accepted = set(_LEARNERS[params["learner"]]._get_param_names())
+    defaults = {
+        "outcome_model": ("LGBMClassifier", LGBM_CLASSIFIER_DEFAULTS),
+        "effect_model": ("LGBMRegressor", LGBM_REGRESSOR_DEFAULTS),
+        "propensity_model": ("LGBMClassifier", LGBM_CLASSIFIER_DEFAULTS),
+    }
     flat = {}
-    for key, value in model.get_params(deep=True).items():
-        name = key.replace("__", ".")
-        flat[name] = type(value).__name__ if hasattr(value, "get_params") else _flat_value(value)
+    for key, value in params.items():
+        if key not in defaults or value is not None:
+            name = key.replace("__", ".")
+            is_estimator = hasattr(value, "get_params")
+            flat[name] = type(value).__name__ if is_estimator else _flat_value(value)
+    for key, (class_name, hyper_parameters) in defaults.items():
+        if key in accepted and params.get(key) is None:
+            flat[key] = class_name
+            flat.update({f"{key}.{k}": _flat_value(v) for k, v in hyper_parameters.items()})
     return flat
 
 
