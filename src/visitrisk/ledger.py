@@ -549,6 +549,7 @@ def customer_ledger(loans: pd.DataFrame, loan_state: pd.DataFrame) -> pd.DataFra
     def total(column: str) -> np.ndarray:
         cents = loan_state[column].to_numpy(dtype=np.float64) * 100.0
         sums = np.bincount(key, weights=np.rint(cents, out=cents), minlength=size)
+        sums = sums.astype(np.float64, copy=False)  # (int64 when there are no rows)
         sums /= 100.0
         return sums
 
