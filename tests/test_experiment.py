@@ -77,7 +77,7 @@ seed: 0
 """
 
 
-def test_experiment_command_compares_models_as_child_runs(tmp_path):
+def test_experiment_command_compares_models_as_child_runs(tmp_path, monkeypatch):
     import mlflow
 
     spec = tmp_path / "tiny.yaml"
@@ -97,7 +97,7 @@ def test_experiment_command_compares_models_as_child_runs(tmp_path):
     assert comparison["value_weighted_top_20pct_dr"].notna().all()
 
     uri = f"sqlite:///{out.resolve() / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     runs = mlflow.search_runs(experiment_names=["tiny_comparison"])
     assert len(runs) == 3
     parent = runs[runs["tags.mlflow.parentRunId"].isna()].iloc[0]

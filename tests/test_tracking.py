@@ -87,11 +87,11 @@ def test_default_store_is_sqlite_in_out_dir_with_artifacts_beside_it(logged):
     assert (out / "mlartifacts").is_dir()
 
 
-def test_run_is_found_with_params_metrics_tags_and_artifacts(logged):
+def test_run_is_found_with_params_metrics_tags_and_artifacts(logged, monkeypatch):
     import mlflow
 
     run = logged["run"]
-    mlflow.set_tracking_uri(run.tracking_uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", run.tracking_uri)
     runs = mlflow.search_runs(experiment_names=[EXPERIMENT], filter_string="params.horizon = '60'")
     assert list(runs["run_id"]) == [run.run_id]
     found = runs.iloc[0]
@@ -167,7 +167,10 @@ def test_pyfunc_in_a_fresh_process_reproduces_scores_by_alias(logged, fitted, tm
 
 def test_pyfunc_accepts_text_categoricals_and_rejects_unseen_categories(logged, fitted):
     training_set, model = fitted
+    environment = os.environ.get("MLFLOW_TRACKING_URI")
     pyfunc = load_scoring_model(logged["first"].model_uri, tracking_uri=logged["run"].tracking_uri)
+    # Loading must not point later runs of the process at this store.
+    assert os.environ.get("MLFLOW_TRACKING_URI") == environment
     features = training_set.X.iloc[:50]
     categorical = [
         c for c, dtype in features.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)

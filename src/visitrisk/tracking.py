@@ -410,9 +410,7 @@ class RunLog:
             example = _loggable_features(features.head(5)).reset_index(drop=True)
             output = wrapper.predict(None, example)
             signature = ModelSignature(_input_schema(features), infer_signature(output).inputs)
-            mlflow.set_tracking_uri(self.tracking_uri)
-            mlflow.set_registry_uri(self.tracking_uri)
-            with _active(self.run_id), _quiet_mlflow():
+            with _using_store(self.tracking_uri), _active(self.run_id), _quiet_mlflow():
                 info = mlflow.pyfunc.log_model(
                     name=name,
                     python_model=wrapper,
@@ -542,6 +540,35 @@ def _base_tags() -> dict[str, str]:
     from visitrisk import __version__
 
     return {"visitrisk.version": __version__}
+
+
+@contextmanager
+def _using_store(uri: str) -> Iterator[None]:
+    """Point MLflow's global store at ``uri`` for fluent calls, then restore everything.
+
+    ``mlflow.set_tracking_uri`` also exports ``MLFLOW_TRACKING_URI``, which would send every
+    later run of the process (another output folder included) to this store.
+    """
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    environment = {name: os.environ.get(name) for name in names}
+    # MLflow keeps "never set" as None; the public getters would return a resolved default.
+    tracking, registry = tracking_utils._tracking_uri, registry_utils._registry_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(tracking)
+        mlflow.set_registry_uri(registry)
+        for name, value in environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextmanager
@@ -713,7 +740,5 @@ def load_scoring_model(model_uri: str, *, tracking_uri: str | None = None) -> An
     import mlflow
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    uri = resolve_tracking_uri(tracking_uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return mlflow.pyfunc.load_model(model_uri)
+    with _using_store(resolve_tracking_uri(tracking_uri)):
+        return mlflow.pyfunc.load_model(model_uri)
