@@ -48,6 +48,17 @@ def logged(fitted, tmp_path_factory):
     from matplotlib.figure import Figure
 
     training_set, model = fitted
+    # In-sample scores are enough to exercise logging (not to judge the model).
+    report = vr.evaluate_scores(
+        model.predict(training_set.X),
+        training_set.cured,
+        training_set.treatment,
+        training_set.X,
+        training_set.customer_id,
+        training_set.value_at_stake,
+        n_folds=2,
+        n_boot=50,
+    )
     out = tmp_path_factory.mktemp("tracking")
     plan = out / "visit_plan.csv"
     plan.write_text("customer_id,visit_date\nC1,2026-12-01\n", encoding="utf-8")
@@ -61,7 +72,8 @@ def logged(fitted, tmp_path_factory):
         params=params,
         data_digest=training_set.metadata["input_digest"],
     ) as run:
-        metrics_ok = run.log_metrics({"qini_auc_ipw": 0.12, "plan_visits": 40, "broken": np.nan})
+        metrics_ok = run.log_metrics({"plan_value": 1234.5, "plan_visits": 40, "broken": np.nan})
+        evaluation_ok = run.log_evaluation(report)
         run.log_figure(figure, "figures/qini.png")
         run.log_file(plan, "plan")
         run.log_table(pd.DataFrame({"model": ["t"], "value": [1.5]}), "tables/comparison.csv")
@@ -72,6 +84,8 @@ def logged(fitted, tmp_path_factory):
         "out": out,
         "run": run,
         "metrics_ok": metrics_ok,
+        "evaluation_ok": evaluation_ok,
+        "report": report,
         "first": first,
         "second": second,
     }
@@ -98,18 +112,29 @@ def test_run_is_found_with_params_metrics_tags_and_artifacts(logged, monkeypatch
     assert found["params.learner"] == "t"
     assert found["params.outcome_model.n_estimators"] == "150"
     assert found["params.capacities"] == "[0.1, 0.2]"
-    assert found["metrics.qini_auc_ipw"] == pytest.approx(0.12)
+    assert found["metrics.plan_value"] == pytest.approx(1234.5)
     assert found["metrics.plan_visits"] == 40
+    assert logged["evaluation_ok"] is True
+    for name, value in logged["report"].to_dict().items():
+        assert found[f"metrics.{name}"] == pytest.approx(value), name
     assert found["tags.visitrisk.version"] == vr.__version__
     assert len(found["tags.visitrisk.data_digest"]) == 64
     assert found["status"] == "FINISHED"
     client = mlflow.MlflowClient(run.tracking_uri)
     artifacts = {
         item.path
-        for folder in ("figures", "plan", "tables")
+        for folder in ("figures", "plan", "tables", "evaluation")
         for item in client.list_artifacts(run.run_id, folder)
     }
-    assert artifacts == {"figures/qini.png", "plan/visit_plan.csv", "tables/comparison.csv"}
+    assert artifacts == {
+        "figures/qini.png",
+        "plan/visit_plan.csv",
+        "tables/comparison.csv",
+        "evaluation/evaluation.png",
+        "evaluation/metrics.csv",
+        "evaluation/policy_values.csv",
+        "evaluation/calibration.csv",
+    }
 
 
 def test_non_finite_metric_is_reported_not_logged(logged):

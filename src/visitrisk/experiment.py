@@ -371,8 +371,8 @@ def run_experiment(
                     nuisances=nuisances,
                     random_state=spec.seed,
                 )
-                metrics = {"fit_seconds": fit_seconds, **report.to_dict()}
-                metrics.update(_arm_auc(scores, test))
+                child.log_evaluation(report)
+                metrics = {"fit_seconds": fit_seconds, **_arm_auc(scores, test)}
                 if true_uplift is not None and not np.isnan(true_uplift).any():
                     metrics.update(
                         true_value_captured(
@@ -383,7 +383,7 @@ def run_experiment(
                         )
                     )
                 child.log_metrics(metrics)
-                child.log_figure(report.plot(), "figures/evaluation.png")
+                metrics.update(report.to_dict())
                 if log_models:
                     child.log_model(model, test.X)
                 if child.run_id is not None:

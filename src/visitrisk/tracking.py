@@ -332,6 +332,30 @@ class RunLog:
             return self._failed(artifact_file, error)
         return True
 
+    def log_evaluation(self, report: Any, folder: str = "evaluation") -> bool:
+        """Log an ``EvaluationReport``: its metrics, its figure and its tables.
+
+        Metrics are ``report.to_dict()`` (Qini and uplift AUC, uplift@k, value at each
+        capacity with CI bounds, overlap share, ...); the figure (Qini curve and calibration)
+        goes to ``<folder>/evaluation.png``; the metric, policy-value and calibration tables
+        to ``<folder>/*.csv``.
+
+        Returns
+        -------
+        bool
+            Whether everything was logged.
+        """
+        logged = [self.log_metrics(report.to_dict())]
+        try:
+            figure = report.plot()
+        except Exception as error:
+            return self._failed(f"{folder}/evaluation.png", error)
+        logged.append(self.log_figure(figure, f"{folder}/evaluation.png"))
+        logged.append(self.log_table(report.metrics.reset_index(), f"{folder}/metrics.csv"))
+        logged.append(self.log_table(report.policy_values, f"{folder}/policy_values.csv"))
+        logged.append(self.log_table(report.calibration, f"{folder}/calibration.csv"))
+        return all(logged)
+
     def log_training_set(self, training_set: Any, context: str = "training") -> bool:
         """Log a ``TrainingSet`` as an MLflow data set input: features and labels only.
 
