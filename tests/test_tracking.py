@@ -72,7 +72,9 @@ def logged(fitted, tmp_path_factory):
         params=params,
         data_digest=training_set.metadata["input_digest"],
     ) as run:
-        metrics_ok = run.log_metrics({"plan_value": 1234.5, "plan_visits": 40, "broken": np.nan})
+        metrics_ok = run.log_metrics(
+            {"plan_value": 1234.5, "plan_visits": 40, "broken": np.nan, "label": "x"}
+        )
         evaluation_ok = run.log_evaluation(report)
         run.log_figure(figure, "figures/qini.png")
         run.log_file(plan, "plan")
@@ -140,7 +142,7 @@ def test_run_is_found_with_params_metrics_tags_and_artifacts(logged, monkeypatch
 def test_non_finite_metric_is_reported_not_logged(logged):
     run = logged["run"]
     assert logged["metrics_ok"] is False
-    assert run.not_logged == ["metrics ['broken']: not finite"]
+    assert run.not_logged == ["metrics ['broken', 'label']: not finite numbers"]
 
 
 def test_training_set_is_logged_as_features_and_labels_only(logged, fitted):

@@ -244,7 +244,8 @@ class RunLog:
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> bool:
         """Log a flat ``{name: number}`` dict, e.g. ``EvaluationReport.to_dict()``.
 
-        Non-finite values cannot be stored by MLflow: they are listed in :attr:`not_logged`.
+        Non-finite or non-numeric values cannot be stored by MLflow: they are listed in
+        :attr:`not_logged`.
 
         Returns
         -------
@@ -253,7 +254,14 @@ class RunLog:
         """
         if not self._guard("metrics"):
             return False
-        finite = {str(k): float(v) for k, v in metrics.items() if math.isfinite(float(v))}
+        finite = {}
+        for name, value in metrics.items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                continue
+            if math.isfinite(number):
+                finite[str(name)] = number
         skipped = sorted(set(map(str, metrics)) - set(finite))
         try:
             import time
@@ -267,7 +275,7 @@ class RunLog:
         except Exception as error:
             return self._failed(f"{len(finite)} metrics", error)
         if skipped:
-            self.not_logged.append(f"metrics {skipped!r}: not finite")
+            self.not_logged.append(f"metrics {skipped!r}: not finite numbers")
         return not skipped
 
     def log_figure(self, figure: Any, artifact_file: str) -> bool:
