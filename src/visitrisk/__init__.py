@@ -5,6 +5,8 @@ cure, exact explanations, and visit plans that fit the staff a bank has.
 """
 
 # Names are listed once in __all__ below; everything else in the package is private.
+from typing import TYPE_CHECKING
+
 from visitrisk.contract import DataError, Portfolio, load_portfolio
 from visitrisk.evaluation import (
     EvaluationReport,
@@ -40,16 +42,49 @@ from visitrisk.report import (
 )
 from visitrisk.simulate import SimulatedPortfolio, simulate_portfolio
 
+if TYPE_CHECKING:
+    from visitrisk.experiment import run_experiment, split_by_time
+    from visitrisk.learners import DRLearner, SLearner, TLearner, UpliftModel, XLearner
+    from visitrisk.specs import ModelSpec, load_experiment_spec, load_model_spec
+    from visitrisk.tracking import load_scoring_model, promote, start_run
+
 __version__ = "0.1.0.dev0"
 
+# scikit-learn (with SciPy) costs seconds to import: these load on first use.
+_LAZY = {
+    name: "visitrisk.learners"
+    for name in ("DRLearner", "SLearner", "TLearner", "UpliftModel", "XLearner")
+}
+# MLflow tracking, model specs and experiments (MLflow itself loads on first use).
+_LAZY.update(
+    dict.fromkeys(("ModelSpec", "load_experiment_spec", "load_model_spec"), "visitrisk.specs")
+)
+_LAZY.update(dict.fromkeys(("load_scoring_model", "promote", "start_run"), "visitrisk.tracking"))
+_LAZY.update(dict.fromkeys(("run_experiment", "split_by_time"), "visitrisk.experiment"))
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'visitrisk' has no attribute {name!r}")
+
+
 __all__ = [
+    "DRLearner",
     "DataError",
     "EvaluationReport",
+    "ModelSpec",
     "PlanRules",
     "Portfolio",
+    "SLearner",
     "SimulatedPortfolio",
+    "TLearner",
     "TrainingSet",
+    "UpliftModel",
     "VisitPlan",
+    "XLearner",
     "__version__",
     "average_treatment_effect",
     "build_features",
@@ -58,7 +93,10 @@ __all__ = [
     "evaluate_scores",
     "feature_registry",
     "fit_nuisances",
+    "load_experiment_spec",
+    "load_model_spec",
     "load_portfolio",
+    "load_scoring_model",
     "loan_ledger",
     "mask_personal_columns",
     "perfect_qini_curve",
@@ -67,13 +105,17 @@ __all__ = [
     "plot_calibration",
     "plot_qini_curve",
     "policy_value",
+    "promote",
     "pseudo_outcomes",
     "qini_auc_score",
     "qini_auc_score_ipw",
     "qini_curve",
     "qini_curve_ipw",
+    "run_experiment",
     "settle_installments",
     "simulate_portfolio",
+    "split_by_time",
+    "start_run",
     "uplift_at_k",
     "uplift_auc_score",
     "uplift_auc_score_ipw",
