@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from visitrisk.contract import DataError, Portfolio, load_portfolio
 from visitrisk.evaluation import (
     EvaluationReport,
+    evaluate,
     evaluate_scores,
     plot_calibration,
     plot_qini_curve,
@@ -90,6 +91,7 @@ __all__ = [
     "build_features",
     "build_training_set",
     "customer_ledger",
+    "evaluate",
     "evaluate_scores",
     "feature_registry",
     "fit_nuisances",

@@ -281,7 +281,7 @@ def run_experiment(
     ExperimentResult
         The comparison table, the metrics, and where the runs are.
     """
-    from visitrisk.evaluation import evaluate_scores
+    from visitrisk.evaluation import evaluate
     from visitrisk.labels import build_training_set
     from visitrisk.nuisance import fit_nuisances
     from visitrisk.specs import ExperimentSpec, load_experiment_spec
@@ -360,13 +360,9 @@ def run_experiment(
                 model = model_spec.build(random_state=spec.seed, n_jobs=spec.n_jobs).fit(train)
                 fit_seconds = time.perf_counter() - started
                 scores = model.score(test.X.assign(value_at_stake=test.value_at_stake))
-                report = evaluate_scores(
-                    scores["uplift"].to_numpy(),
-                    test.cured.to_numpy(),
-                    test.treatment.to_numpy(),
-                    None,
-                    groups,
-                    test.value_at_stake.to_numpy(),
+                report = evaluate(
+                    model,
+                    test,
                     capacities=spec.capacities,
                     nuisances=nuisances,
                     random_state=spec.seed,
