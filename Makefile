@@ -7,13 +7,22 @@ STAMP := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+# Debian packages the tests use: headless Chromium opens the HTML report, Noto CJK draws
+# Chinese in figures. Installed only when missing and apt-get can run (root); otherwise the
+# browser tests skip and say why.
+system-deps:
+	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	else echo "note: chromium / fonts-noto-cjk missing and cannot be installed here; browser tests will skip"; fi
 
 demo: $(STAMP)
 	$(BIN)/visitrisk demo
@@ -22,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-test: lint
+test: lint system-deps
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

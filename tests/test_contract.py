@@ -691,6 +691,14 @@ WARNING_CASES = [
         "L001 on 2026-06-05",
     ),
     (_set("staff", "officer_id", [0, 1], [7, 8]), "staff", "officer_id", "id_as_number", 2, "7, 8"),
+    (
+        _set("visits", "officer_id", [1], [2]),
+        "visits",
+        "officer_id",
+        "id_as_number",
+        1,
+        "C003 on 2026-04-02",
+    ),
     (_drop_table("visits"), "visits", "", "no_visit_log", 0, ""),
 ]
 
@@ -698,7 +706,7 @@ WARNING_CASES = [
 @pytest.mark.parametrize(
     ("mutate", "table", "column", "rule", "count", "examples"),
     WARNING_CASES,
-    ids=[case[3] for case in WARNING_CASES],
+    ids=[f"{case[1]}.{case[2]}-{case[3]}" for case in WARNING_CASES],
 )
 def test_each_warning_lands_in_portfolio_warnings(
     tiny_tables, mutate, table, column, rule, count, examples

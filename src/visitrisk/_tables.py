@@ -292,14 +292,14 @@ class Problems:
         """Name rows by natural key ("L001 on 2026-01-05"), or "row 7" when the id is blank."""
         typed = self.tables[table]
         id_column, date_column = NATURAL_KEYS[table]
-        ids = typed.frame[id_column].to_numpy(dtype=object)[rows]
+        ids = typed.frame[id_column].iloc[rows].to_numpy(dtype=object)
         labels = [
             str(ident) if isinstance(ident, str) else f"row {row + 1}"
             for row, ident in zip(rows, ids, strict=True)
         ]
         if date_column is None:
             return labels
-        dates = typed.frame[date_column].to_numpy()[rows]
+        dates = typed.frame[date_column].iloc[rows].to_numpy()
         raw = typed.raw[date_column] if date_column in typed.raw.columns else None
         for i, (row, date) in enumerate(zip(rows, dates, strict=True)):
             if not np.isnat(date):
@@ -353,7 +353,7 @@ class TypedTable:
 
     def finished(self) -> pd.DataFrame:
         """Return the frame with its final dtypes (counts as int64)."""
-        frame = self.frame.copy()
+        frame = self.frame.copy(deep=False)  # copy-on-write: the typed data is not duplicated
         for column in CONTRACT[self.name]:
             if column.kind == "count":
                 frame[column.name] = frame[column.name].astype(np.int64)
@@ -366,7 +366,7 @@ class _Parsed:
     missing: np.ndarray
     unparsable: np.ndarray
     bad_values: list[str] = field(default_factory=list)
-    as_number: bool = False
+    number_rows: np.ndarray | None = None  # text columns: rows that arrived as numbers
 
 
 def type_table(name: str, frame: pd.DataFrame, problems: Problems) -> TypedTable:
@@ -438,7 +438,7 @@ def _report_parsing(problems: Problems, table: str, column: Column, parsed: _Par
             f"have {with_article(column.name)} that is not {expected} ({shown})",
             rows=np.flatnonzero(parsed.unparsable),
         )
-    if parsed.as_number:
+    if parsed.number_rows is not None and parsed.number_rows.any():
         rule = "id_as_number" if column.kind == "id" else "text_as_number"
         problems.warn(
             table,
@@ -446,14 +446,16 @@ def _report_parsing(problems: Problems, table: str, column: Column, parsed: _Par
             rule,
             "arrived as numbers and were converted to text (leading zeros, if any, are lost: "
             "export identifiers as text)",
-            rows=np.flatnonzero(parsed.values.notna().to_numpy()),
+            rows=np.flatnonzero(parsed.number_rows),
         )
 
 
 def _blank_column(kind: Kind, n_rows: int) -> pd.Series:
     """Return an absent column: missing values of its dtype (flags default to False)."""
     if kind in ("id", "text"):
-        return pd.Series(np.full(n_rows, np.nan)).astype("str")
+        import pyarrow as pa
+
+        return pd.Series(pd.array(pa.nulls(n_rows, pa.large_string()), dtype="str"))
     if kind == "date":
         return pd.Series(np.full(n_rows, np.datetime64("NaT"), dtype="datetime64[us]"))
     if kind == "flag":
@@ -498,9 +500,9 @@ def _by_value(
 
 def _parse_text(raw: pd.Series) -> _Parsed:
     raw = _plain(raw)
-    as_number = False
+    number_rows = None
     if pd.api.types.is_numeric_dtype(raw.dtype):
-        as_number = bool(raw.notna().any())
+        number_rows = raw.notna().to_numpy()
         numbers = raw.to_numpy(dtype=np.float64, na_value=np.nan)
         finite = numbers[np.isfinite(numbers)]
         # 1001.0 (an integer id in a column with blanks) must read "1001", not "1001.0".
@@ -510,15 +512,17 @@ def _parse_text(raw: pd.Series) -> _Parsed:
     elif _is_text_dtype(raw):
         values = raw.astype("str")
     else:
-        kind = pd.api.types.infer_dtype(raw, skipna=True)
-        as_number = kind in ("integer", "floating", "mixed-integer", "mixed-integer-float")
-        as_number = as_number or kind == "decimal"
         values = raw.astype("str")
+        kind = pd.api.types.infer_dtype(raw, skipna=True)
+        if kind in ("integer", "floating", "decimal", "mixed-integer", "mixed-integer-float"):
+            # Python numbers among the values: a number differs from its own text form.
+            as_text = values.to_numpy(dtype=object)
+            number_rows = (raw.to_numpy(dtype=object) != as_text) & raw.notna().to_numpy()
     empty = (values == "").to_numpy(dtype=bool, na_value=False)
     if empty.any():
         values = values.where(~empty)
     missing = values.isna().to_numpy()
-    return _Parsed(values, missing, np.zeros(len(values), dtype=bool), as_number=as_number)
+    return _Parsed(values, missing, np.zeros(len(values), dtype=bool), number_rows=number_rows)
 
 
 def parse_iso_dates(text: pd.Series) -> pd.Series:
@@ -580,9 +584,9 @@ def _parse_number(raw: pd.Series, *, whole: bool = False) -> _Parsed:
             numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
     if whole:
         unparsable = unparsable | (np.isfinite(numbers) & (numbers != np.floor(numbers)))
-    if unparsable.any() and not bad_values:
-        bad_values = _shown(raw[unparsable])
-    numbers = np.where(unparsable, np.nan, numbers)
+    if unparsable.any():
+        bad_values = bad_values or _shown(raw[unparsable])
+        numbers = np.where(unparsable, np.nan, numbers)
     return _Parsed(pd.Series(numbers), missing, unparsable, bad_values)
 
 

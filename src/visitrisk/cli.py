@@ -142,3 +142,121 @@ def features(
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out)
     typer.echo(f"Wrote {len(table):,} customers x {table.shape[1]} features to {out}.")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for data and outputs.")] = Path(
+        "demo_output"
+    ),
+    customers: Annotated[int, typer.Option("--customers", min=100, help="Customers.")] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+) -> None:
+    """Simulate a portfolio and run visitrisk on it end to end; print where outputs are."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from visitrisk.pipeline import run_demo
+
+    console = Console()
+    with console.status("Simulating and validating a portfolio..."):
+        result = run_demo(out, n_customers=customers, seed=seed)
+    table = Table(title="Demo portfolio", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in result.summary.items():
+        table.add_row(name, f"{value:,}" if isinstance(value, int | float) else str(value))
+    console.print(table)
+    console.print(f"Contract tables: {result.data_dir}")
+    for name, path in result.outputs.items():
+        console.print(f"{name}: {path}")
+
+
+@app.command()
+def experiment(
+    spec: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Experiment spec (YAML).")
+    ],
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option("--tracking-uri", help="MLflow store (default: OUT/mlflow.db)."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for outputs.")] = Path(
+        "experiment_output"
+    ),
+) -> None:
+    """Fit several model specs on the same data and split; compare them in MLflow."""
+    from rich.console import Console
+
+    from visitrisk.contract import DataError
+    from visitrisk.experiment import run_experiment
+    from visitrisk.specs import SpecError
+
+    console = Console()
+    try:
+        with console.status("Running the experiment...") as status:
+            result = run_experiment(
+                spec, out_dir=out, tracking_uri=tracking_uri, progress=status.update
+            )
+    except SpecError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from None
+    except DataError as error:
+        _print_report(error.row_counts, error.problems, error.warnings)
+        raise typer.Exit(code=1) from None
+    console.print(_comparison_table(result.comparison))
+    console.print(f"Comparison table: {result.comparison_path}")
+    console.print(
+        f"MLflow experiment {result.experiment_name!r} in {result.tracking_uri}; open it with\n"
+        f"  mlflow ui --backend-store-uri {result.tracking_uri}"
+    )
+    for line in result.not_logged:
+        console.print(f"[yellow]Not logged: {line}[/yellow]")
+
+
+def _comparison_table(comparison: pd.DataFrame) -> object:
+    import math
+
+    from rich.table import Table
+
+    def number(value: float, digits: int = 3) -> str:
+        return "-" if math.isnan(value) else f"{value:.{digits}f}"
+
+    def money(value: float) -> str:
+        return "-" if math.isnan(value) else f"{value / 1000:,.0f}k"
+
+    stems = [c for c in comparison.columns if c.startswith("value_weighted_top_")]
+    shares = [c.split("_")[3] for c in stems if c.endswith("_dr")]
+    table = Table(title="Models on the test snapshots", title_justify="left")
+    for header in (
+        "model",
+        "learner",
+        "fit (s)",
+        "Qini AUC (IPW)",
+        "uplift AUC (IPW)",
+        "AUC visited / not",
+    ):
+        table.add_column(header, justify="left" if header in ("model", "learner") else "right")
+    for share in shares:
+        label = share.replace("pct", " %")
+        table.add_column(f"value top {label} DR, CNY [95 % CI]", justify="right")
+        table.add_column(f"true / oracle top {label}", justify="right")
+    for row in comparison.to_dict("records"):
+        cells = [
+            row["model"],
+            row["learner"],
+            number(row["fit_seconds"], 1),
+            number(row["qini_auc_ipw"]),
+            number(row["uplift_auc_ipw"]),
+            f"{number(row['auc_visited'], 2)} / {number(row['auc_not_visited'], 2)}",
+        ]
+        for share in shares:
+            stem = f"value_weighted_top_{share}_dr"
+            cells.append(
+                f"{money(row[stem])} [{money(row[stem + '_ci_low'])}, "
+                f"{money(row[stem + '_ci_high'])}]"
+            )
+            true_share = row[f"true_value_share_top_{share}"]
+            cells.append("-" if math.isnan(true_share) else f"{100 * true_share:.0f} %")
+        table.add_row(*cells)
+    return table

@@ -103,8 +103,10 @@ class Portfolio:
 
     Identifiers are ``str``, dates ``datetime64[us]`` at midnight, amounts ``float64``,
     flags ``bool``. Optional tables are ``None`` when not given (``branches``, ``staff``);
-    ``visits`` is an empty, typed table when the bank has no visit log. Extra columns
-    supplied by the bank are kept.
+    ``visits`` is an empty, typed table when the bank has no visit log. Every contract
+    column is present (:func:`load_portfolio` adds absent optional ones); extra columns
+    supplied by the bank are kept after them. ``repr`` is one line with the table sizes
+    and the number of warnings.
 
     Attributes
     ----------
@@ -189,11 +191,14 @@ def load_portfolio(
           and ``working_days`` (``"Mon Tue Wed Thu Fri"``); ``working_days`` tokens are
           rewritten in canonical case (``mon`` becomes ``Mon``).
 
-        ``Portfolio.warnings`` lists legal but suspicious data: identifiers that arrived
-        as numbers (converted to text; leading zeros may already be lost), loans without
-        installments, customers without loans, a loan whose payments exceed 1.5 times its
-        whole schedule, installments due after the loan's ``maturity_date``, visits by an
-        ``officer_id`` absent from ``staff``, and a missing visit log.
+        ``Portfolio.warnings`` lists legal but suspicious data (same columns as
+        ``DataError.problems``; nothing is printed or sent to :mod:`warnings`), by rule:
+        ``id_as_number`` / ``text_as_number`` (a text column arrived as numbers and was
+        converted; leading zeros may already be lost), ``loan_without_installments``,
+        ``customer_without_loans``, ``payments_exceed_schedule`` (a loan's payments add
+        up to more than 1.5 times everything scheduled for it),
+        ``installment_after_maturity``, ``unknown_officer`` (a visit by an ``officer_id``
+        absent from ``staff``, when staff is given) and ``no_visit_log``.
 
     Raises
     ------
@@ -237,9 +242,8 @@ def load_portfolio(
     ...     payments=pd.DataFrame({"loan_id": ["L01"], "payment_date": ["2026-02-04"],
     ...                            "amount": [1210.0]}),
     ... )
-    >>> pf
-    Portfolio(branches=..., customers=1, loans=1, installments=1, payments=1, visits=0; \
-currency=CNY; 1 warning)
+    >>> pf  # doctest: +ELLIPSIS
+    Portfolio(customers=1, loans=1, installments=1, payments=1, visits=0; ...; 1 warning)
     >>> pf.warnings["rule"].tolist()
     ['no_visit_log']
     """
@@ -450,7 +454,8 @@ def _check_values(
             continue
         schema = pa.DataFrameSchema(columns)
         try:
-            schema.validate(table.frame[list(columns)], lazy=True)
+            # inplace: no coercion happens, and it spares pandera a copy of the columns.
+            schema.validate(table.frame[list(columns)], lazy=True, inplace=True)
         except pa.errors.SchemaErrors as exc:
             _report_failure_cases(name, exc.failure_cases, descriptions, problems)
 
@@ -507,7 +512,7 @@ def _check_links(typed: dict[str, TypedTable], problems: Problems) -> None:
     _check_foreign_key(typed, problems, "customers", "branch_id", "branches", "branch_id")
     _check_foreign_key(typed, problems, "staff", "branch_id", "branches", "branch_id")
     _check_foreign_key(typed, problems, "visits", "customer_id", "customers", "customer_id")
-    loan_of_customer = _check_foreign_key(
+    customer_of_loan = _check_foreign_key(
         typed, problems, "loans", "customer_id", "customers", "customer_id"
     )
     loan_of_installment = _check_foreign_key(
@@ -515,8 +520,8 @@ def _check_links(typed: dict[str, TypedTable], problems: Problems) -> None:
     )
     loan_of_payment = _check_foreign_key(typed, problems, "payments", "loan_id", "loans", "loan_id")
 
-    if loan_of_customer is not None:
-        n_loans = _per_loan(loan_of_customer, None, len(typed["customers"].frame))
+    if customer_of_loan is not None:
+        n_loans = _total_per_parent(customer_of_loan, None, len(typed["customers"].frame))
         _warn_rows(
             typed,
             problems,
@@ -543,10 +548,10 @@ def _check_links(typed: dict[str, TypedTable], problems: Problems) -> None:
                     "installments",
                     "due_date",
                     "installment_after_maturity",
-                    "are due after their loan's maturity_date",
+                    "are due after the loan's maturity_date",
                     rows=np.flatnonzero(late),
                 )
-        counts = _per_loan(loan_of_installment, None, len(loans))
+        counts = _total_per_parent(loan_of_installment, None, len(loans))
         _warn_rows(
             typed,
             problems,
@@ -562,10 +567,10 @@ def _check_links(typed: dict[str, TypedTable], problems: Problems) -> None:
             problems, "payments", "payment_date", loans, payments, loan_of_payment
         )
     if loan_of_installment is not None and loan_of_payment is not None:
-        scheduled = _per_loan(
+        scheduled = _total_per_parent(
             loan_of_installment, typed["installments"].frame["amount_due"], len(loans)
         )
-        paid = _per_loan(loan_of_payment, typed["payments"].frame["amount"], len(loans))
+        paid = _total_per_parent(loan_of_payment, typed["payments"].frame["amount"], len(loans))
         excess = (paid > 0) & (paid > _PAYMENT_EXCESS_RATIO * scheduled)
         if excess.any():
             loan_ids = loans["loan_id"].to_numpy()[excess]
@@ -597,21 +602,33 @@ def _check_links(typed: dict[str, TypedTable], problems: Problems) -> None:
 
 
 def _gather(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """``values[positions]`` with a missing value where the position is -1."""
+    """``values[positions]``, with a missing value where the position is -1."""
     if len(values) == 0:
         return np.full(len(positions), np.datetime64("NaT"), dtype=values.dtype)
-    out = values[np.maximum(positions, 0)]
-    out[positions < 0] = np.datetime64("NaT") if values.dtype.kind == "M" else np.nan
+    out = values.take(positions, mode="clip")
+    unlinked = positions < 0
+    if unlinked.any():
+        out[unlinked] = np.datetime64("NaT") if values.dtype.kind == "M" else np.nan
     return out
 
 
-def _per_loan(positions: np.ndarray, amounts: pd.Series | None, n_loans: int) -> np.ndarray:
-    """Sum (or count, without amounts) child rows per loan, ignoring orphans and blanks."""
+def _total_per_parent(
+    positions: np.ndarray, amounts: pd.Series | None, n_parents: int
+) -> np.ndarray:
+    """Sum ``amounts`` (or count rows, without amounts) per parent row.
+
+    ``positions`` holds each child row's parent row (-1 for orphans and blank keys, which
+    are left out); blank amounts count as 0.
+    """
     linked = positions >= 0
+    everything_linked = linked.all()
     weights = None
     if amounts is not None:
-        weights = np.nan_to_num(amounts.to_numpy(dtype=np.float64)[linked])
-    return np.bincount(positions[linked], weights=weights, minlength=n_loans)
+        weights = amounts.to_numpy(dtype=np.float64)
+        weights = np.where(np.isnan(weights), 0.0, weights)
+        weights = weights if everything_linked else weights[linked]
+    positions = positions if everything_linked else positions[linked]
+    return np.bincount(positions, weights=weights, minlength=n_parents)
 
 
 def _check_before_origination(
@@ -646,7 +663,9 @@ def _warn_rows(
 ) -> None:
     # Blank and duplicated ids are errors already; do not also warn about those rows.
     ids = typed[table].frame[column]
-    flagged = flagged & ids.notna().to_numpy() & ~ids.duplicated(keep=False).to_numpy()
+    flagged = flagged & ids.notna().to_numpy()
+    if flagged.any():
+        flagged &= ~ids.duplicated(keep=False).to_numpy()
     if flagged.any():
         noun = {"customers": "customer", "loans": "loan"}[table]
         problems.warn(table, column, rule, description, rows=np.flatnonzero(flagged), noun=noun)
@@ -710,10 +729,12 @@ def _check_staff_tokens(typed: dict[str, TypedTable], problems: Problems) -> Non
 def _finished_staff(table: TypedTable) -> pd.DataFrame:
     """Staff with blank working days set to the default and weekday tokens in canonical case."""
     staff = table.finished()
-    canonical = {day.lower(): day for day in WEEKDAYS}
-    days = _tokens(staff, "working_days").str.lower().map(canonical).dropna()
-    joined = days.groupby(level=0).agg(" ".join)
-    staff["working_days"] = joined.reindex(staff.index).fillna(_DEFAULT_WORKING_DAYS).astype("str")
+    days = staff["working_days"].str.strip().str.replace(r"\s+", " ", regex=True)
+    for day in WEEKDAYS:
+        days = days.str.replace(rf"(?i)\b{day}\b", day, regex=True)
+    staff["working_days"] = days.where(days != "", _DEFAULT_WORKING_DAYS).fillna(
+        _DEFAULT_WORKING_DAYS
+    )
     return staff
 
 

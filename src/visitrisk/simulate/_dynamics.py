@@ -26,13 +26,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from visitrisk.simulate._world import (
-    COOPERATIVE,
-    FARMER,
     NEVER,
     NOT_DELINQUENT,
     OUTCOMES,
     SALARIED,
-    SMALL_BUSINESS,
     Book,
     People,
     World,
@@ -46,7 +43,7 @@ __all__: list[str] = []
 
 #: A visit's extra hazard fades as exp(-(days since the visit - 1) / VISIT_EFFECT_DAYS).
 VISIT_EFFECT_DAYS = 21.0
-#: Each visit in the 90 days before a visit halves that visit's effect.
+#: Each visit in the 90 days before a visit multiplies that visit's extra hazard by this.
 VISIT_FATIGUE = 0.7
 FATIGUE_LOOKBACK_DAYS = 90
 #: How many past visit days each customer remembers (enough for the fatigue count).
@@ -90,8 +87,10 @@ _PILOT_DAYS = 120
 
 @dataclass(eq=False)
 class State:
-    """The mutable state of the book at the end of ``day`` (payments done; visits too,
-    except on the as-of day, whose visits belong to the treatment window).
+    """The mutable state of the book at the end of ``day``.
+
+    Payments of ``day`` are done, and its visits too, except on the as-of day, whose visits
+    belong to the treatment window.
 
     Per customer: ``since`` is the due day of the oldest unpaid installment (the customer is
     delinquent on ``t`` when ``since < t``; ``NOT_DELINQUENT`` otherwise), ``current_since``
@@ -116,7 +115,7 @@ class State:
     partial: np.ndarray
 
     def copy(self) -> State:
-        """An independent copy (arrays copied)."""
+        """Return an independent copy (arrays copied)."""
         return replace(
             self,
             **{
@@ -202,9 +201,7 @@ def cure_hazard(
     return people.cure_rate[customers] * calendar * duration * visit_factor
 
 
-def visit_factor(
-    last_visit: np.ndarray, strength: np.ndarray, day: int | np.ndarray
-) -> np.ndarray:
+def visit_factor(last_visit: np.ndarray, strength: np.ndarray, day: int | np.ndarray) -> np.ndarray:
     """Hazard factor on ``day`` of the most recent visit (made at the end of ``last_visit``).
 
     ``1 + strength * exp(-(day - last_visit - 1) / VISIT_EFFECT_DAYS)`` after the visit
@@ -231,13 +228,16 @@ def record_visits(world: World, state: State, customers: np.ndarray, day: int) -
 
 
 def initial_state(world: World, rng: np.random.Generator, recorder: Recorder) -> State:
-    """The book on the eve of ``world.start``: history before it summarised, some customers
-    already delinquent (about 12 %, drawn from their traits), earlier installments paid.
+    """Build the book on the eve of ``world.start``.
+
+    Earlier installments were paid on time (payments recorded), except for customers drawn
+    as delinquent on that day (about 15 %, from their traits), who stopped paying at some
+    installment up to 18 months earlier and have paid nothing since.
     """
     people, book, start = world.people, world.book, world.start
     n = len(people)
-    delinquent = rng.random(n) < 1 / (1 + np.exp(-(people.miss_logit + 1.9)))
-    dpd_at_start = np.where(rng.random(n) < 0.6, rng.geometric(1 / 25, n), rng.integers(30, 365, n))
+    delinquent = rng.random(n) < 1 / (1 + np.exp(-(people.miss_logit + 1.4)))
+    dpd_at_start = np.where(rng.random(n) < 0.5, rng.geometric(1 / 25, n), rng.integers(30, 540, n))
 
     due, cents, loan = book.installment_due, book.installment_cents, book.installment_loan
     before = due < start
@@ -283,8 +283,10 @@ def initial_state(world: World, rng: np.random.Generator, recorder: Recorder) ->
 
 
 def _miss_logit(world: World, customers: np.ndarray, day: int) -> np.ndarray:
-    """Log-odds that ``customers`` miss an installment due on ``day`` (before balloon and
-    arrears shifts)."""
+    """Log-odds that ``customers`` miss an installment due on ``day``.
+
+    Traits, season and bad harvests; the balloon and already-behind shifts come on top.
+    """
     people = world.people
     shift = np.tile(_SEASON_MISS[:, int(month_of(day))], (len(world.bad_harvest), 1))
     hit = _bad_harvest_hit(world, day)
@@ -301,10 +303,11 @@ def partial_payments(
     fraction: np.ndarray,
     recorder: Recorder,
 ) -> np.ndarray:
-    """Delinquent ``customers`` pay ``fraction`` of what remains of their oldest overdue
-    installment (floored to cents), when at least 20 CNY remains; returns who paid.
+    """Let delinquent ``customers`` pay part of their oldest overdue installment.
 
-    At least 40 % of the installment stays unpaid, so the payment never cures.
+    Each pays ``fraction`` (< 0.6) of what remains of it, floored to cents, when at least
+    20 CNY remains; so at least 40 % of it stays unpaid and the payment never cures.
+    Returns who paid.
     """
     loans, owner = loans_of(world.book, customers)
     overdue = np.flatnonzero(state.missed[loans] < NOT_DELINQUENT)
@@ -432,7 +435,7 @@ def branch_capacity(world: World, present: np.ndarray) -> np.ndarray:
 def visit_probability(
     world: World, state: State, day: int, capacity: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The historic policy: chance each delinquent customer is visited at the end of ``day``.
+    """Return each delinquent customer's chance of a visit at the end of ``day``.
 
     Weights follow how banks choose today: over 30 (and over 90) days past due first, then
     larger arrears, nearer villages, fewer recently visited; each branch's expected number of
@@ -463,7 +466,7 @@ def visit_probability(
 def _systematic_sample(
     rng: np.random.Generator, group: np.ndarray, probability: np.ndarray, n_groups: int
 ) -> np.ndarray:
-    """Indices drawn by systematic sampling within each group, in random order.
+    """Draw indices by systematic sampling within each group, in random order.
 
     Unit ``i`` is drawn with probability exactly ``probability[i]`` (< 1), and a group
     yields the floor or the ceiling of its summed probabilities.
@@ -581,7 +584,7 @@ def run(
 def clone_customers(
     world: World, state: State, customers: np.ndarray, until: int
 ) -> tuple[World, State]:
-    """A world of copies of ``customers`` (repeats allowed), ready to run from ``state.day``.
+    """Build a world of copies of ``customers`` (repeats allowed), to run from ``state.day``.
 
     Each copy gets its own loans and state; the copies share places, staff, calendar and
     bad harvests. Only installments due in ``(state.day, until]`` are kept, since what is
@@ -616,9 +619,7 @@ def clone_customers(
         installment_balloon=book.installment_balloon[rows],
         origination_order=np.argsort(book.loan_origination[loans], kind="stable"),
     )
-    people = People(
-        **{name: value[customers] for name, value in vars(world.people).items()}
-    )
+    people = People(**{name: value[customers] for name, value in vars(world.people).items()})
     n_customers = len(world.people)
     clone_state = State(
         **{

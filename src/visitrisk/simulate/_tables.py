@@ -51,7 +51,7 @@ def contract_tables(
     world: World, state: State, recorder: Recorder, ids: Ids
 ) -> dict[str, pd.DataFrame]:
     """Every contract table of the book at the end of ``state.day``."""
-    places, people, book, staff = world.places, world.people, world.book, world.staff
+    places, people, book = world.places, world.people, world.book
     branches = pd.DataFrame(
         {
             "branch_id": ids.branch,
@@ -90,7 +90,8 @@ def contract_tables(
     )
 
     rows = np.flatnonzero(state.loan_active[book.installment_loan])
-    rows = rows[np.lexsort((book.installment_due[rows], book.installment_loan[rows]))]
+    # Rows are in due-date order already; a stable sort by loan keeps it within each loan.
+    rows = rows[np.argsort(book.installment_loan[rows], kind="stable")]
     installments = pd.DataFrame(
         {
             "loan_id": ids.loan.take(book.installment_loan[rows]),
@@ -105,7 +106,8 @@ def contract_tables(
         else np.zeros(0, dtype=np.int64)
         for k in range(3)
     )
-    order = np.lexsort((pay_loan, pay_day))
+    by_loan = np.argsort(pay_loan, kind="stable")
+    order = by_loan[np.argsort(pay_day[by_loan], kind="stable")]
     payments = pd.DataFrame(
         {
             "loan_id": ids.loan.take(pay_loan[order]),
@@ -179,7 +181,7 @@ def _staff(world: World, ids: Ids) -> pd.DataFrame:
 
 
 def truth_table(world: World, truth: dict[str, np.ndarray], day: int, ids: Ids) -> pd.DataFrame:
-    """The ground-truth frame of one as-of day."""
+    """Return the ground-truth frame of one as-of day."""
     customers = truth["customer"]
     return pd.DataFrame(
         {
@@ -198,8 +200,10 @@ def truth_table(world: World, truth: dict[str, np.ndarray], day: int, ids: Ids) 
 
 
 def spells_table(state: State, recorder: Recorder, ids: Ids) -> pd.DataFrame:
-    """Delinquency spells: the due date of the installment first missed, and the day the
-    customer paid everything back (DPD 0 again); NaT while still delinquent.
+    """Return the delinquency spells.
+
+    Each has the due date of the installment first missed, and the day the customer paid
+    everything back (DPD 0 again); NaT while still delinquent.
 
     DPD is >= 1 from the day after ``missed_due_date`` until the day before ``cured_date``.
     """

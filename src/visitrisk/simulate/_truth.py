@@ -26,8 +26,10 @@ __all__: list[str] = []
 
 
 def visit_days(day: int, treatment_window: int) -> np.ndarray:
-    """Days on which the hypothetical visit may fall: the weekdays (Mon-Fri) of
-    ``[day, day + treatment_window)``, or every day of it when it holds no weekday.
+    """Return the days on which the hypothetical visit may fall.
+
+    The weekdays (Mon-Fri) of ``[day, day + treatment_window)``, or every day of it when it
+    holds no weekday.
     """
     window = np.arange(day, day + treatment_window)
     weekdays = window[weekday_of(window) < 5]

@@ -59,11 +59,12 @@ _TOWNSHIP_CHARS = (
     "镇乡",
 )
 _VILLAGE_CHARS = (
+    ("", "新", "上", "下", "东", "西", "大", "小"),
     "王李张刘陈杨黄赵周吴徐孙朱马胡郭林何高罗郑梁谢宋唐许邓冯韩曹彭曾肖田董袁潘蒋蔡余杜叶程魏苏吕丁任沈",
     "家庄塘湾坪冲岭桥坡垅园铺港洲坝",
     "村",
 )
-_SURNAMES = "王李张刘陈杨黄赵周吴徐孙朱马胡郭林何高罗郑梁谢宋唐许邓冯韩曹彭曾肖田董袁潘蒋蔡余杜叶程魏苏吕丁任沈"
+_SURNAMES = _VILLAGE_CHARS[1]
 _GIVEN_CHARS = (
     "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红建国志文斌海波辉鹏飞春梅林云峰亮红霞"
 )
@@ -92,9 +93,10 @@ class Places:
 class People:
     """Customers: where they live, what they are, and their latent traits.
 
-    ``cure_rate`` (the daily catch-up hazard before calendar, duration and visit factors), ``miss_logit`` (log-odds of missing an installment) and ``visit_response``
-    (the factor a first visit multiplies the catch-up hazard by) are functions of the traits
-    and never appear in a contract table.
+    ``cure_rate`` (the daily catch-up hazard before calendar, duration and visit factors),
+    ``miss_logit`` (log-odds of missing an installment) and ``visit_response`` (the factor a
+    first visit multiplies the catch-up hazard by) are functions of the traits and never
+    appear in a contract table.
     """
 
     village: np.ndarray
@@ -215,8 +217,10 @@ def _add_months(day: np.ndarray, months: np.ndarray) -> np.ndarray:
     return month_start[month - low + months] + offset
 
 
-def _unique_names(rng: np.random.Generator, parts: tuple[str, ...], count: int) -> np.ndarray:
-    """``count`` distinct names, each one character from every part, numbered past the space."""
+def _unique_names(
+    rng: np.random.Generator, parts: tuple[str | tuple[str, ...], ...], count: int
+) -> np.ndarray:
+    """``count`` distinct names, one element (character) of every part each, then numbered."""
     sizes = [len(part) for part in parts]
     space = int(np.prod(sizes))
     order = rng.permutation(space)[np.arange(count) % space]
@@ -304,7 +308,7 @@ def _personal_data(rng: np.random.Generator, n: int, as_of: int):
 def make_people(
     rng: np.random.Generator, places: Places, n_customers: int, as_of: int, effect: str
 ) -> People:
-    """Customers placed in villages, with segments and latent traits.
+    """Place customers in villages and draw their segments and latent traits.
 
     Traits: ability to pay ``a`` (logit-normal by segment, lower in remote villages),
     disorganisation ``g`` ~ Beta(2, 3), willingness ``w`` ~ Beta(5, 2), and about 12 % who
@@ -369,20 +373,22 @@ def make_people(
     )
 
 
-def _chain_loans(rng, customers, product, term_choices, first_window, gap_days, keep, end):
-    """Renewed loans: a first loan in ``first_window``, then a new one after each maturity.
+def _chain_loans(rng, customers, product, term_choices, start, first_by, gap_days, keep, end):
+    """Draw renewed loans, returning (customer, product, origination, term_months) arrays.
 
-    Returns (customer, product, origination, term_months) arrays.
+    The first loan is still running on ``start`` or drawn by ``first_by``; then, with
+    probability ``keep`` each time, a new one follows some days after each maturity.
     """
     out = []
-    origination = rng.integers(first_window[0], first_window[1], len(customers))
+    term = rng.choice(term_choices, len(customers))
+    origination = rng.integers(start + 30 - 30 * term, first_by + 1)
     alive = np.ones(len(customers), dtype=bool)
     while alive.any():
-        term = rng.choice(term_choices, len(customers))
         alive &= origination <= end
         out.append((customers[alive], origination[alive], term[alive]))
         maturity = _add_months(origination, term)
         origination = maturity + rng.integers(gap_days[0], gap_days[1], len(customers))
+        term = rng.choice(term_choices, len(customers))
         alive &= rng.random(len(customers)) < keep
     customer = np.concatenate([c for c, _, _ in out])
     return (
@@ -414,13 +420,17 @@ def _farm_operating(rng, customers, start, end):
     return customer, origination, maturity
 
 
-def make_book(rng: np.random.Generator, people: People, start: int, end: int) -> Book:
-    """Loans of every product with their full repayment schedules.
+def make_book(
+    rng: np.random.Generator, people: People, start: int, first_by: int, end: int
+) -> Book:
+    """Draw loans of every product with their full repayment schedules.
 
     Farmers and cooperatives renew a seasonal operating loan most years; small businesses
     renew microbusiness loans, salaried customers consumer loans; some add equipment,
-    consumer or mortgage loans. Loans fully repaid before ``start`` are left out; loans
-    originated after ``start`` (up to ``end``) are decided during the simulation.
+    consumer or mortgage loans. Every customer holds a loan running on ``start`` or drawn
+    by ``first_by`` (a consumer loan for the few who would otherwise have none). Loans
+    fully repaid before ``start`` are left out; loans originated after ``start`` (up to
+    ``end``) are granted or declined during the simulation.
     """
     seg = people.segment
     ids = np.arange(len(seg))
@@ -431,25 +441,9 @@ def make_book(rng: np.random.Generator, people: People, start: int, end: int) ->
 
     monthly = [
         _chain_loans(
-            rng,
-            business,
-            MICROBUSINESS,
-            [12, 24, 24, 36],
-            (start - 700, start + 60),
-            (0, 150),
-            0.75,
-            end,
+            rng, business, MICROBUSINESS, [12, 24, 24, 36], start, first_by, (0, 150), 0.75, end
         ),
-        _chain_loans(
-            rng,
-            salaried,
-            CONSUMER,
-            [12, 24, 36],
-            (start - 900, start + 120),
-            (0, 240),
-            0.6,
-            end,
-        ),
+        _chain_loans(rng, salaried, CONSUMER, [12, 24, 36], start, first_by, (0, 240), 0.6, end),
         _single_loans(rng, farmers, 0.3, FARM_EQUIPMENT, [24, 36, 48], (lookback, end)),
         _single_loans(
             rng, np.concatenate([farmers, business]), 0.15, CONSUMER, [12, 24], (start - 600, end)
@@ -474,6 +468,17 @@ def make_book(rng: np.random.Generator, people: People, start: int, end: int) ->
     customer, product, origination, maturity, term = (
         a[keep] for a in (customer, product, origination, maturity, term)
     )
+
+    early = np.bincount(customer[origination <= first_by], minlength=len(seg))
+    without = ids[early == 0]
+    extra_term = rng.choice([12, 24], len(without))
+    extra_origination = rng.integers(start, first_by + 1, len(without))
+    customer = np.concatenate([customer, without])
+    product = np.concatenate([product, np.full(len(without), CONSUMER)])
+    origination = np.concatenate([origination, extra_origination])
+    maturity = np.concatenate([maturity, _add_months(extra_origination, extra_term)])
+    term = np.concatenate([term, extra_term])
+
     median = _PRINCIPAL_MEDIAN[product] * np.where(
         (seg[customer] == COOPERATIVE) & (product == FARM_OPERATING), 6.0, 1.0
     )
@@ -516,18 +521,21 @@ def _schedules(rng, product, origination, maturity, term, principal, rate):
     monthly = loans[product != FARM_OPERATING]
     grace = np.where(product[monthly] == FARM_EQUIPMENT, rng.integers(0, 4, len(monthly)), 0)
     n_inst = term[monthly]
-    loan = np.repeat(monthly, n_inst)
-    k = np.arange(len(loan)) - np.repeat(np.cumsum(n_inst) - n_inst, n_inst) + 1
-    due = _add_months(origination[loan], k)
-    paying = np.repeat(n_inst - grace, n_inst)
-    r = np.repeat(rate[monthly] / 12, n_inst)
-    p = np.repeat(principal_cents[monthly], n_inst).astype(float)
+    paying = n_inst - grace
+    r = rate[monthly] / 12
+    p = principal_cents[monthly].astype(float)
     annuity = p * r / (1 - (1 + r) ** -paying)
-    j = k - np.repeat(grace, n_inst)  # payment number after grace
-    balance_before = p * (1 + r) ** (j - 1) - annuity * ((1 + r) ** (j - 1) - 1) / r
-    amount = np.where(j == paying, balance_before * (1 + r), annuity)
-    amount = np.where(j >= 1, np.round(amount), 0).astype(np.int64)
-    monthly_rows = (loan, due, amount, np.zeros(len(loan), dtype=bool))
+    growth = (1 + r) ** (paying - 1)
+    last = (p * growth - annuity * (growth - 1) / r) * (1 + r)  # the balance left, with interest
+    position = np.repeat(np.arange(len(monthly)), n_inst)
+    k = np.arange(len(position)) - np.repeat(np.cumsum(n_inst) - n_inst, n_inst) + 1
+    due = _add_months(origination[monthly][position], k)
+    j = k - grace[position]  # payment number after grace
+    amount = np.where(
+        j == paying[position], np.round(last)[position], np.round(annuity)[position]
+    ).astype(np.int64)
+    amount[j < 1] = 0
+    monthly_rows = (monthly[position], due, amount, np.zeros(len(position), dtype=bool))
 
     # Seasonal loans: interest every three months before maturity, then the balloon.
     farm = loans[product == FARM_OPERATING]

@@ -1,0 +1,324 @@
+"""Validation of the planner's inputs: the scores frame and the staff table.
+
+Both are checked in full and every problem is raised at once as a
+:class:`~visitrisk.contract.DataError` naming the table, the column and offending ids.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from visitrisk.contract import PROBLEM_COLUMNS, DataError
+
+__all__ = ["REQUIRED_SCORE_COLUMNS", "prepare_scores", "prepare_staff"]
+
+#: Columns ``scores`` must have (besides ``customer_id``, as index or column).
+REQUIRED_SCORE_COLUMNS: tuple[str, ...] = (
+    "branch_id",
+    "p_cure_visit",
+    "p_cure_no_visit",
+    "uplift",
+    "value_at_stake",
+    "expected_gain",
+    "days_past_due",
+    "arrears",
+)
+
+_NUMERIC_SCORE_COLUMNS = (*REQUIRED_SCORE_COLUMNS[1:], "latitude", "longitude")
+_TEXT_SCORE_COLUMNS = ("township", "village", "reason_1", "reason_2", "reason_3")
+_WEEKDAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_DEFAULT_WORKING_DAYS = "Mon Tue Wed Thu Fri"
+
+
+def _problem(table: str, column: str, rule: str, ids: Any, message: str) -> dict[str, Any]:
+    ids = [str(i) for i in pd.unique(pd.Series(list(ids), dtype=object))]
+    return dict(
+        zip(PROBLEM_COLUMNS, (table, column, rule, len(ids), ids[:5], message), strict=True)
+    )
+
+
+def _raise_problems(problems: list[dict[str, Any]]) -> None:
+    if problems:
+        raise DataError(pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS)))
+
+
+def _examples(ids: Any) -> str:
+    shown = [str(i) for i in pd.unique(pd.Series(list(ids), dtype=object))[:5]]
+    return ", ".join(shown)
+
+
+def prepare_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """Validate ``scores`` and return it with canonical columns, sorted by customer_id."""
+    if not isinstance(scores, pd.DataFrame):
+        raise TypeError(f"scores must be a pandas DataFrame. Got {type(scores).__name__}.")
+    frame = scores.copy()
+    if "customer_id" not in frame.columns:
+        frame = frame.reset_index(names="customer_id")
+    problems: list[dict[str, Any]] = []
+    missing = [c for c in REQUIRED_SCORE_COLUMNS if c not in frame.columns]
+    for column in missing:
+        problems.append(
+            _problem(
+                "scores",
+                column,
+                "missing_column",
+                [],
+                f"Table 'scores' has no column '{column}', which the planner needs.",
+            )
+        )
+    _raise_problems(problems)
+
+    frame["customer_id"] = frame["customer_id"].astype("str")
+    frame["branch_id"] = frame["branch_id"].astype("str")
+    for column in ("customer_id", "branch_id"):
+        bad = frame[column].isna() | (frame[column] == "")
+        if bad.any():
+            problems.append(
+                _problem(
+                    "scores",
+                    column,
+                    "missing_value",
+                    frame.index[bad],
+                    f"Column '{column}' of table 'scores' is empty in {int(bad.sum())} row(s).",
+                )
+            )
+    duplicated = frame["customer_id"].duplicated(keep=False) & frame["customer_id"].notna()
+    if duplicated.any():
+        ids = frame.loc[duplicated, "customer_id"]
+        problems.append(
+            _problem(
+                "scores",
+                "customer_id",
+                "duplicate",
+                ids,
+                f"customer_id is not unique in table 'scores': {_examples(ids)}.",
+            )
+        )
+    for column in _NUMERIC_SCORE_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = np.nan
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        unparsed = values.isna() & frame[column].notna()
+        must_be_finite = column in ("expected_gain", "uplift", "days_past_due", "arrears")
+        bad = unparsed | (
+            ~np.isfinite(values) if must_be_finite else values.isin([np.inf, -np.inf])
+        )
+        if bad.any():
+            ids = frame.loc[bad, "customer_id"]
+            problems.append(
+                _problem(
+                    "scores",
+                    column,
+                    "not_a_number",
+                    ids,
+                    f"Column '{column}' of table 'scores' must hold finite numbers; "
+                    f"{int(bad.sum())} row(s) do not, e.g. customers {_examples(ids)}.",
+                )
+            )
+        frame[column] = values
+    if "do_not_visit" in frame.columns:
+        flag = frame["do_not_visit"]
+        if flag.dtype != bool:
+            text = flag.astype("str").str.strip().str.lower()
+            known = {"true": True, "1": True, "1.0": True, "false": False, "0": False}
+            known |= {"0.0": False, "": False, "nan": False, "<na>": False, "none": False}
+            mapped = text.map(known)
+            bad = mapped.isna()
+            if bad.any():
+                ids = frame.loc[bad, "customer_id"]
+                problems.append(
+                    _problem(
+                        "scores",
+                        "do_not_visit",
+                        "not_a_flag",
+                        ids,
+                        "Column 'do_not_visit' of table 'scores' must be true/false; "
+                        f"{int(bad.sum())} row(s) are not, e.g. customers {_examples(ids)}.",
+                    )
+                )
+            flag = mapped.fillna(False)
+        frame["do_not_visit"] = flag.astype(bool)
+    else:
+        frame["do_not_visit"] = False
+    if "last_visit_date" in frame.columns:
+        parsed = pd.to_datetime(frame["last_visit_date"], errors="coerce")
+        bad = parsed.isna() & frame["last_visit_date"].notna()
+        if bad.any():
+            ids = frame.loc[bad, "customer_id"]
+            problems.append(
+                _problem(
+                    "scores",
+                    "last_visit_date",
+                    "not_a_date",
+                    ids,
+                    "Column 'last_visit_date' of table 'scores' must hold dates (or be empty); "
+                    f"{int(bad.sum())} row(s) do not, e.g. customers {_examples(ids)}.",
+                )
+            )
+        frame["last_visit_date"] = parsed.dt.normalize()
+    else:
+        frame["last_visit_date"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[s]")
+    _raise_problems(problems)
+    for column in _TEXT_SCORE_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = pd.Series(pd.NA, index=frame.index, dtype="str")
+        else:
+            frame[column] = frame[column].astype("str")
+    return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def _split_tokens(column: pd.Series, owner: pd.Series) -> pd.DataFrame:
+    """Explode a space-separated text column into (row, token) pairs."""
+    tokens = column.fillna("").astype("str").str.split().explode()
+    tokens = tokens[tokens.notna() & (tokens != "")]
+    positions = tokens.index.to_numpy()
+    return pd.DataFrame({"row": positions, "owner": owner.to_numpy()[positions], "token": tokens})
+
+
+def prepare_staff(staff: pd.DataFrame, known_branches: pd.Index) -> dict[str, Any]:
+    """Validate the staff table; return officers and their coverage and absences.
+
+    ``known_branches`` are the branches a covered branch may name (the branches of
+    ``scores`` and every officer's home branch).
+    """
+    if not isinstance(staff, pd.DataFrame):
+        raise TypeError(f"staff must be a pandas DataFrame. Got {type(staff).__name__}.")
+    problems: list[dict[str, Any]] = []
+    for column in ("officer_id", "branch_id", "visits_per_day"):
+        if column not in staff.columns:
+            problems.append(
+                _problem(
+                    "staff",
+                    column,
+                    "missing_column",
+                    [],
+                    f"Table 'staff' has no column '{column}', which the planner needs.",
+                )
+            )
+    _raise_problems(problems)
+    frame = staff.reset_index(drop=True)
+    officer_id = frame["officer_id"].astype("str")
+    # Rows without an officer_id are named by their position in the problem report.
+    label = officer_id.fillna(pd.Series("row " + frame.index.astype("str"), index=frame.index))
+    for column in ("officer_id", "branch_id"):
+        text = frame[column].astype("str")
+        bad = text.isna() | (text.str.strip() == "")
+        if bad.any():
+            problems.append(
+                _problem(
+                    "staff",
+                    column,
+                    "missing_value",
+                    label[bad],
+                    f"Column '{column}' of table 'staff' is empty in {int(bad.sum())} row(s).",
+                )
+            )
+    duplicated = officer_id.duplicated(keep=False) & officer_id.notna()
+    if duplicated.any():
+        problems.append(
+            _problem(
+                "staff",
+                "officer_id",
+                "duplicate",
+                officer_id[duplicated],
+                f"officer_id is not unique in table 'staff': {_examples(officer_id[duplicated])}.",
+            )
+        )
+    visits = pd.to_numeric(frame["visits_per_day"], errors="coerce")
+    bad = ~np.isfinite(visits) | (visits < 0) | (visits != np.floor(visits))
+    if bad.any():
+        problems.append(
+            _problem(
+                "staff",
+                "visits_per_day",
+                "not_a_non_negative_int",
+                label[bad],
+                "Column 'visits_per_day' of table 'staff' must be a whole number >= 0; "
+                f"{int(bad.sum())} officer(s) are not: {_examples(label[bad])} "
+                f"(values {_examples(frame.loc[bad, 'visits_per_day'])}).",
+            )
+        )
+    working = frame.get("working_days", pd.Series(_DEFAULT_WORKING_DAYS, index=frame.index))
+    working = working.astype("str").fillna(_DEFAULT_WORKING_DAYS)
+    working = working.where(working.str.strip() != "", _DEFAULT_WORKING_DAYS)
+    day_tokens = _split_tokens(working, label)
+    day_index = day_tokens["token"].str.title().map({day: i for i, day in enumerate(_WEEKDAYS)})
+    unknown_day = day_index.isna()
+    if unknown_day.any():
+        problems.append(
+            _problem(
+                "staff",
+                "working_days",
+                "unknown_weekday",
+                day_tokens.loc[unknown_day, "owner"],
+                "Column 'working_days' of table 'staff' must list weekdays among "
+                f"{' '.join(_WEEKDAYS)}; unknown {_examples(day_tokens.loc[unknown_day, 'token'])} "
+                f"for officer(s) {_examples(day_tokens.loc[unknown_day, 'owner'])}.",
+            )
+        )
+    covers = frame.get("covers_branches", pd.Series(pd.NA, index=frame.index, dtype="str"))
+    cover_tokens = _split_tokens(covers, label)
+    home = frame["branch_id"].astype("str")
+    known = known_branches.union(pd.Index(home.dropna().unique()))
+    unknown_cover = ~cover_tokens["token"].isin(known)
+    if unknown_cover.any():
+        problems.append(
+            _problem(
+                "staff",
+                "covers_branches",
+                "unknown_branch",
+                cover_tokens.loc[unknown_cover, "owner"],
+                "Column 'covers_branches' of table 'staff' names branch(es) "
+                f"{_examples(cover_tokens.loc[unknown_cover, 'token'])} that are neither a "
+                "customer's branch in 'scores' nor an officer's home branch, for officer(s) "
+                f"{_examples(cover_tokens.loc[unknown_cover, 'owner'])}.",
+            )
+        )
+    absent = frame.get("absent_dates", pd.Series(pd.NA, index=frame.index, dtype="str"))
+    absent_tokens = _split_tokens(absent, label)
+    absent_day = pd.to_datetime(absent_tokens["token"], format="%Y-%m-%d", errors="coerce")
+    if absent_day.isna().any():
+        bad = absent_day.isna()
+        problems.append(
+            _problem(
+                "staff",
+                "absent_dates",
+                "not_a_date",
+                absent_tokens.loc[bad, "owner"],
+                "Column 'absent_dates' of table 'staff' must hold ISO dates (YYYY-MM-DD) "
+                f"separated by spaces; got {_examples(absent_tokens.loc[bad, 'token'])} for "
+                f"officer(s) {_examples(absent_tokens.loc[bad, 'owner'])}.",
+            )
+        )
+    _raise_problems(problems)
+
+    weekdays = pd.DataFrame({"row": day_tokens["row"], "day": day_index.to_numpy(dtype=np.int64)})
+    weekdays = weekdays.drop_duplicates()
+    day_mask = pd.Series(np.left_shift(1, weekdays["day"].to_numpy()), index=weekdays["row"])
+    day_mask = day_mask.groupby(level=0).sum()
+    officers = pd.DataFrame(
+        {
+            "officer_id": officer_id,
+            "home": home,
+            "visits_per_day": visits.astype(np.int64),
+            "weekday_mask": day_mask.reindex(frame.index, fill_value=0).astype(np.int64),
+        }
+    )
+    coverage = pd.concat(
+        [
+            pd.DataFrame({"row": frame.index.to_numpy(), "branch_id": home}),
+            pd.DataFrame({"row": cover_tokens["row"], "branch_id": cover_tokens["token"]}),
+        ],
+        ignore_index=True,
+    ).drop_duplicates()
+    absences = pd.DataFrame(
+        {
+            "row": absent_tokens["row"],
+            "day": absent_day.to_numpy().astype("datetime64[D]").astype(np.int64),
+        }
+    )
+    return {"officers": officers, "coverage": coverage, "absences": absences}
