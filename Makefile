@@ -28,8 +28,8 @@ demo: $(STAMP)
 	$(BIN)/visitrisk demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench notebooks
+	$(BIN)/ruff format --check src tests bench notebooks
 
 test: lint system-deps
 	$(BIN)/python -m pytest
