@@ -182,6 +182,9 @@ def run(
     with step("score", f"Scoring customers delinquent on {as_of.date()}"):
         features = build_features(portfolio, as_of, population="delinquent", min_dpd=min_dpd)
         scores = _scores_for_planning(model.score(features), features, portfolio, as_of)
+        # Kept so that `visitrisk plan` can re-plan with other staff or rules, no refit.
+        scores_path = out / "scores.parquet"
+        _write_parquet_atomically(scores, scores_path)
     with step("plan", "Planning visits"):
         plan = plan_visits(
             scores,
@@ -204,6 +207,7 @@ def run(
         figure_path = out / "figures" / "evaluation.png"
         _save_figure(evaluation.plot(), figure_path)
         outputs["evaluation_png"] = figure_path
+        outputs["scores"] = scores_path
 
     metrics = evaluation.to_dict()
     summary: dict[str, Any] = {
@@ -315,6 +319,16 @@ def _save_figure(figure: Any, path: Path) -> None:
         temporary = Path(handle.name)
     try:
         figure.savefig(temporary, dpi=110)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _write_parquet_atomically(frame: pd.DataFrame, path: Path) -> None:
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+        temporary = Path(handle.name)
+    try:
+        frame.to_parquet(temporary)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
