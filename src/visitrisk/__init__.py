@@ -4,6 +4,8 @@ Uplift models of the effect of a collections visit on a delinquent customer's ch
 cure, exact explanations, and visit plans that fit the staff a bank has.
 """
 
+from typing import TYPE_CHECKING
+
 # Names are listed once in __all__ below; everything else in the package is private.
 from visitrisk.contract import DataError, Portfolio, load_portfolio
 from visitrisk.evaluation import (
@@ -12,6 +14,8 @@ from visitrisk.evaluation import (
     plot_calibration,
     plot_qini_curve,
 )
+from visitrisk.features import build_features, feature_registry
+from visitrisk.labels import TrainingSet, build_training_set
 from visitrisk.ledger import customer_ledger, loan_ledger, settle_installments
 from visitrisk.metrics import (
     perfect_qini_curve,
@@ -38,19 +42,46 @@ from visitrisk.report import (
 )
 from visitrisk.simulate import SimulatedPortfolio, simulate_portfolio
 
+if TYPE_CHECKING:
+    from visitrisk.learners import DRLearner, SLearner, TLearner, UpliftModel, XLearner
+
 __version__ = "0.1.0.dev0"
 
+# scikit-learn (with SciPy) costs seconds to import: these load on first use.
+_LAZY = {
+    name: "visitrisk.learners"
+    for name in ("DRLearner", "SLearner", "TLearner", "UpliftModel", "XLearner")
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'visitrisk' has no attribute {name!r}")
+
+
 __all__ = [
+    "DRLearner",
     "DataError",
     "EvaluationReport",
     "PlanRules",
     "Portfolio",
+    "SLearner",
     "SimulatedPortfolio",
+    "TLearner",
+    "TrainingSet",
+    "UpliftModel",
     "VisitPlan",
+    "XLearner",
     "__version__",
     "average_treatment_effect",
+    "build_features",
+    "build_training_set",
     "customer_ledger",
     "evaluate_scores",
+    "feature_registry",
     "fit_nuisances",
     "load_portfolio",
     "loan_ledger",
