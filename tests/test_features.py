@@ -369,6 +369,12 @@ def test_history_agrees_with_a_daily_ledger(seed: int) -> None:
         assert recent.sum() == row["past_cures_12m"], customer
         last_current = dpd[dpd == 0].index.max()
         assert (as_of - last_current).days == row["days_since_current"], customer
+        year_ago = as_of - pd.DateOffset(months=12)
+        on_book = tables["loans"].loc[tables["loans"]["customer_id"] == customer]
+        if (on_book["origination_date"] <= year_ago).any():
+            assert dpd[year_ago] == row["dpd_1y_ago"], customer
+        else:
+            assert np.isnan(row["dpd_1y_ago"])
         month_ago = dpd[as_of - pd.DateOffset(months=1)]
         bucket = np.searchsorted([1, 30, 60, 90], [month_ago, dpd[as_of]], side="right")
         expected = ["back", "stable", "forward"][int(np.sign(bucket[1] - bucket[0])) + 1]

@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,9 @@ from reference_ledger import (
     reference_settle_installments,
 )
 from visitrisk import DataError, customer_ledger, loan_ledger, settle_installments
+from visitrisk import _idcodes as idcodes
 from visitrisk import ledger as ledger_module
+from visitrisk._idcodes import encode_ids
 
 BASE = pd.Timestamp("2026-01-01")
 UNITS = ("s", "ms", "us", "ns")
@@ -557,7 +560,18 @@ def test_negative_amount_due_names_the_loan():
     assert info.value.problems["examples"].tolist() == ["BAD7"]
 
 
-def test_missing_dates_and_amounts_are_reported_together():
+def test_every_amount_problem_is_reported_at_once():
+    installments = schedule(
+        [("L1", "2026-01-31", np.nan), ("L2", "2026-01-31", -1.0), ("L3", "2026-01-31", 1.0)]
+    )
+    with pytest.raises(DataError, match=r"2 problem\(s\)") as info:
+        loan_ledger(installments, received([]), "2026-02-01")
+    problems = info.value.problems
+    assert problems["rule"].tolist() == ["not_finite", "negative"]
+    assert problems["examples"].tolist() == ["L1", "L2"]
+
+
+def test_missing_dates_and_amounts_are_reported():
     installments = schedule([("L1", "2026-01-31", 100.0), ("L2", "2026-01-31", 1.0)])
     installments.loc[installments.index[1], "due_date"] = pd.NaT
     payments = received([("L3", "2026-01-31", 1.0)])
@@ -594,3 +608,61 @@ def test_customer_ledger_refuses_unknown_and_repeated_loans():
     repeated = pd.DataFrame({"loan_id": ["L1", "L1"], "customer_id": ["C1", "C2"]})
     with pytest.raises(DataError, match=r"loans: loan_id must be unique"):
         customer_ledger(repeated, state)
+
+
+# --------------------------------------------------------------------------------------
+# Id codes: the fixed-width route agrees with Arrow's hashing
+# --------------------------------------------------------------------------------------
+
+
+def _chunked(values: list[str], cut: int) -> pa.ChunkedArray:
+    """Text in two chunks, the first a slice with a non-zero offset (as Arrow often hands)."""
+    array = pa.array(["padding", *values], type=pa.large_string())
+    return pa.chunked_array([array.slice(1, cut), array.slice(1 + cut)])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 6).flatmap(
+        lambda width: st.lists(
+            st.lists(
+                st.text(alphabet="0123459AZaz~", min_size=width, max_size=width),
+                max_size=12,
+            ),
+            min_size=2,
+            max_size=2,
+        )
+    ),
+    st.integers(0, 12),
+)
+def test_fixed_width_id_codes_match_hashing(tables, cut):
+    columns = {
+        "installments": pd.Series(_chunked(tables[0], min(cut, len(tables[0])))),
+        "payments": pa.array(tables[1], type=pa.string()),
+    }
+    vocabulary, codes = encode_ids(columns)
+    expected_vocabulary, expected_codes = idcodes._encode_general(columns)
+    every_id = sorted({value for table in tables for value in table})
+    assert vocabulary.to_pylist() == expected_vocabulary.to_pylist() == every_id
+    for table in columns:
+        np.testing.assert_array_equal(codes[table], expected_codes[table])
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ["贷款01", "贷款02", "借款03"],  # multi-byte text of one byte length
+        [f"{letters}" for letters in ("qwertyui", "asdfghjk", "zxcvbnm,", "poiuytre")],  # wide
+        ["A", "B", None],  # a missing id
+        ["A0", "A1", "A2", "A3"],  # dense: every number in range is used
+        ["L1", "L22", "L333"],  # lengths differ
+    ],
+)
+def test_id_codes_of_any_shape_match_hashing(ids):
+    columns = {"loans": pd.Series(ids, dtype="str"), "payments": pd.Series(ids[::-1], dtype="str")}
+    vocabulary, codes = encode_ids(columns)
+    expected_vocabulary, expected_codes = idcodes._encode_general(columns)
+    assert vocabulary.to_pylist() == expected_vocabulary.to_pylist()
+    for table in columns:
+        np.testing.assert_array_equal(codes[table], expected_codes[table])
+    assert (codes["loans"] < 0).sum() == sum(value is None for value in ids)

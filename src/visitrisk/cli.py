@@ -121,6 +121,30 @@ def simulate(
 
 
 @app.command()
+def features(
+    data_dir: Annotated[
+        Path,
+        typer.Argument(exists=True, file_okay=False, help="Folder of contract tables."),
+    ],
+    as_of: Annotated[str, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")],
+    out: Annotated[Path, typer.Option("--out", help="Parquet file to write.")] = Path(
+        "features.parquet"
+    ),
+    population: Annotated[
+        Literal["delinquent", "all"], typer.Option("--population", help="Whose rows.")
+    ] = "delinquent",
+) -> None:
+    """Write point-in-time customer features as of a date, for inspection."""
+    from visitrisk.contract import load_portfolio
+    from visitrisk.features import build_features
+
+    table = build_features(load_portfolio(data_dir), as_of, population=population)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out)
+    typer.echo(f"Wrote {len(table):,} customers x {table.shape[1]} features to {out}.")
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for data and outputs.")] = Path(
         "demo_output"
@@ -146,27 +170,3 @@ def demo(
     console.print(f"Contract tables: {result.data_dir}")
     for name, path in result.outputs.items():
         console.print(f"{name}: {path}")
-
-
-@app.command()
-def features(
-    data_dir: Annotated[
-        Path,
-        typer.Argument(exists=True, file_okay=False, help="Folder of contract tables."),
-    ],
-    as_of: Annotated[str, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")],
-    out: Annotated[Path, typer.Option("--out", help="Parquet file to write.")] = Path(
-        "features.parquet"
-    ),
-    population: Annotated[
-        Literal["delinquent", "all"], typer.Option("--population", help="Whose rows.")
-    ] = "delinquent",
-) -> None:
-    """Write point-in-time customer features as of a date, for inspection."""
-    from visitrisk.contract import load_portfolio
-    from visitrisk.features import build_features
-
-    table = build_features(load_portfolio(data_dir), as_of, population=population)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(out)
-    typer.echo(f"Wrote {len(table):,} customers x {table.shape[1]} features to {out}.")

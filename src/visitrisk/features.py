@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from visitrisk.contract import Portfolio
 from visitrisk.feature_catalog import (
@@ -85,11 +87,20 @@ def _day(stamp: pd.Timestamp) -> np.int64:
     return np.datetime64(stamp, "D").astype(np.int64)
 
 
-def _days(values: pd.Series | pd.Index) -> np.ndarray:
+def _days(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
     """Day numbers (days since 1970-01-01) of a date column; NaT becomes ``_NEVER``."""
-    array = np.asarray(values, dtype="datetime64[D]")
-    days = array.astype(np.int64)
-    return np.where(np.isnat(array), _NEVER, days)
+    array = np.asarray(values)
+    if array.dtype.kind != "M":
+        array = np.asarray(values, dtype="datetime64[us]")
+    unit, _ = np.datetime_data(array.dtype)
+    per_day = {"D": 1, "h": 24, "m": 1440, "s": 86_400, "ms": 86_400_000}.get(unit)
+    per_day = per_day or {"us": 86_400_000_000, "ns": 86_400_000_000_000}[unit]
+    ticks = array.view(np.int64)
+    days = ticks // per_day if per_day > 1 else ticks.copy()  # floor: right before 1970 too
+    not_a_time = ticks == np.iinfo(np.int64).min
+    if not_a_time.any():
+        days[not_a_time] = _NEVER
+    return days
 
 
 def _months_before(stamp: pd.Timestamp, months: int) -> np.int64:
@@ -101,13 +112,16 @@ def _months_before(stamp: pd.Timestamp, months: int) -> np.int64:
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Book:
-    """A portfolio with integer codes for customers and loans.
+    """A portfolio with integer codes for customers and loans, hashed once per call.
 
-    ``customers`` is sorted by ``customer_id``; a customer's code is its position.
-    ``loans`` carries ``customer`` (code), ``origination_day``, ``scheduled_cents``
-    (sum of the schedule), ``regular_installment`` (median positive installment, CNY),
-    ``last_due_day`` and ``large_threshold`` (CNY). Installments, payments and visits
-    carry ``loan`` or ``customer`` codes and day numbers next to their original columns.
+    ``customers`` is sorted by ``customer_id`` and ``loans`` by ``loan_id``; a code is a
+    position there. ``loans`` carries ``customer`` (code), ``origination_day`` and
+    ``scheduled_cents`` (sum of its schedule); :func:`_restrict` adds
+    ``regular_installment`` (median positive installment, CNY), ``last_due_day`` and
+    ``large_threshold`` (CNY) for the loans it keeps. ``installments`` (``loan``,
+    ``due_day``, ``cents``, ``amount_due``), ``payments`` (``loan``, ``pay_day``,
+    ``amount``) and ``visits`` (``customer``, ``visit_day``, ``outcome``) hold codes, day
+    numbers and values only: identifiers are never hashed again.
     """
 
     customers: pd.DataFrame
@@ -116,6 +130,10 @@ class _Book:
     payments: pd.DataFrame
     visits: pd.DataFrame
     branches: pd.DataFrame | None
+
+    @property
+    def loan_ids(self) -> pd.Index:
+        return pd.Index(self.loans["loan_id"])
 
 
 def _column(frame: pd.DataFrame, name: str, dtype: str = "float64") -> pd.Series:
@@ -132,43 +150,117 @@ def _fixed_category(values: pd.Series, categories: tuple[str, ...]) -> pd.Catego
     return pd.Categorical(known.where(values.notna()), categories=list(categories))
 
 
+def _arrow_strings(values: pd.Series | pd.Index) -> pa.Array:
+    array = values.array
+    array = pa.array(array) if hasattr(array, "__arrow_array__") else pa.array(np.asarray(array))
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return (
+        array
+        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
+        else (pc.cast(array, pa.large_string()))
+    )
+
+
+def _codes(ids: pd.Series, vocabulary: pd.Index) -> np.ndarray:
+    """Position of every id in ``vocabulary`` (-1 when absent), hashed in Arrow."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        # Parquet dictionary columns arrive as categoricals: hash the categories only.
+        lookup = _codes(pd.Series(ids.cat.categories), vocabulary)
+        codes = ids.cat.codes.to_numpy().astype(np.int64)
+        return np.where(codes >= 0, lookup[np.maximum(codes, 0)], -1)
+    values = _arrow_strings(ids)
+    # Cast the (small) vocabulary to the ids' string type, never the (large) ids.
+    value_set = pc.cast(_arrow_strings(vocabulary), values.type)
+    if len(values) > 2 * len(value_set) > 0:
+        # Schedules and payment logs come grouped by loan: hash one id per run only.
+        changes = pc.not_equal(values.slice(1), values.slice(0, len(values) - 1))
+        starts = np.flatnonzero(
+            np.concatenate([[True], changes.fill_null(True).to_numpy(zero_copy_only=False)])
+        )
+        if len(starts) * 4 < len(values):
+            heads = pc.index_in(values.take(pa.array(starts)), value_set=value_set)
+            heads = heads.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            return np.repeat(heads, np.diff(np.append(starts, len(values))))
+    found = pc.index_in(values, value_set=value_set)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _frame(**columns: np.ndarray) -> pd.DataFrame:
+    """Return a frame over the given arrays, without copying them."""
+    return pd.DataFrame(columns, copy=False)
+
+
+def _sorted_by(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    if table[column].is_monotonic_increasing:
+        return table.reset_index(drop=True)
+    return table.sort_values(column, kind="stable", ignore_index=True)
+
+
 def _make_book(portfolio: Portfolio) -> _Book:
     customers = portfolio.customers.sort_values("customer_id", kind="stable").reset_index(drop=True)
-    customer_index = pd.Index(customers["customer_id"])
-
+    customer_ids = pd.Index(customers["customer_id"])
     loans = portfolio.loans.sort_values("loan_id", kind="stable").reset_index(drop=True)
-    loan_index = pd.Index(loans["loan_id"])
-    loans["customer"] = customer_index.get_indexer(loans["customer_id"])
+    loan_ids = pd.Index(loans["loan_id"])
+    loans["customer"] = _codes(loans["customer_id"], customer_ids)
     loans["origination_day"] = _days(loans["origination_date"])
 
-    installments = portfolio.installments.copy()
-    installments["loan"] = loan_index.get_indexer(installments["loan_id"])
-    installments["due_day"] = _days(installments["due_date"])
-    installments["cents"] = np.round(installments["amount_due"].to_numpy() * 100).astype(np.int64)
-    payments = portfolio.payments.copy()
-    payments["loan"] = loan_index.get_indexer(payments["loan_id"])
-    payments["pay_day"] = _days(payments["payment_date"])
-    visits = portfolio.visits.copy()
-    visits["customer"] = customer_index.get_indexer(visits["customer_id"])
-    visits["visit_day"] = _days(visits["visit_date"])
-
-    loan_codes = installments["loan"].to_numpy()
-    n_loans = len(loans)
-    scheduled = np.bincount(loan_codes, weights=installments["cents"], minlength=n_loans)
+    source = portfolio.installments
+    amount_due = source["amount_due"].to_numpy(dtype=np.float64)
+    installments = _frame(
+        loan=_codes(source["loan_id"], loan_ids),
+        due_date=source["due_date"].to_numpy(),
+        due_day=_days(source["due_date"]),
+        cents=np.round(amount_due * 100).astype(np.int64),
+        amount_due=amount_due,
+    )
+    source = portfolio.payments
+    payments = _frame(
+        loan=_codes(source["loan_id"], loan_ids),
+        payment_date=source["payment_date"].to_numpy(),
+        pay_day=_days(source["payment_date"]),
+        amount=source["amount"].to_numpy(dtype=np.float64),
+    )
+    source = portfolio.visits
+    visits = _frame(
+        customer=_codes(source["customer_id"], customer_ids),
+        visit_day=_days(source["visit_date"]),
+        outcome=pd.Categorical(_column(source, "outcome", "str"), categories=VISIT_OUTCOMES).codes,
+    )
+    scheduled = np.bincount(
+        installments["loan"].to_numpy(), weights=installments["cents"], minlength=len(loans)
+    )
     loans["scheduled_cents"] = np.round(scheduled).astype(np.int64)
+    return _Book(customers, loans, installments, payments, visits, portfolio.branches)
+
+
+def _restrict(
+    book: _Book, loan_rows: np.ndarray, payment_rows: np.ndarray, customer_rows: np.ndarray
+) -> _Book:
+    """Return the book limited to some loans' installments, payments and visits.
+
+    Also computes the schedule statistics of the kept loans (the others get NaN).
+    """
+    installments = book.installments.iloc[
+        np.flatnonzero(loan_rows[book.installments["loan"].to_numpy()])
+    ]
+    payments = book.payments.iloc[np.flatnonzero(payment_rows)]
+    visits = book.visits.iloc[np.flatnonzero(customer_rows[book.visits["customer"].to_numpy()])]
+    loans = book.loans.copy()
+    loan = installments["loan"].to_numpy()
     positive = installments["cents"].to_numpy() > 0
     regular = (
-        installments.loc[positive, ["loan", "amount_due"]].groupby("loan")["amount_due"].median()
+        pd.Series(installments["amount_due"].to_numpy()[positive]).groupby(loan[positive]).median()
     )
-    loans["regular_installment"] = regular.reindex(np.arange(n_loans)).to_numpy()
-    last_due = np.full(n_loans, -_NEVER)
-    np.maximum.at(last_due, loan_codes, installments["due_day"].to_numpy())
+    loans["regular_installment"] = regular.reindex(np.arange(len(loans))).to_numpy()
+    last_due = np.full(len(loans), -_NEVER)
+    np.maximum.at(last_due, loan, installments["due_day"].to_numpy())
     loans["last_due_day"] = last_due
     # A balloon: twice the loan's usual installment, or half its principal (a bullet loan).
     loans["large_threshold"] = np.fmin(
         2 * loans["regular_installment"].to_numpy(), 0.5 * loans["principal"].to_numpy()
     )
-    return _Book(customers, loans, installments, payments, visits, portfolio.branches)
+    return _Book(book.customers, loans, installments, payments, visits, book.branches)
 
 
 # --------------------------------------------------------------------------------------
@@ -209,21 +301,86 @@ def _bucket(days_past_due: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 # Ledger pieces
 # --------------------------------------------------------------------------------------
-def _loan_states(
-    book: _Book, loan_mask: np.ndarray, payments_mask: np.ndarray, dates: list[pd.Timestamp]
-) -> pd.DataFrame:
-    """Loan ledger of the selected loans on every date, with integer ``loan`` and ``day``.
+def _ledger_tables(
+    book: _Book, installment_rows: np.ndarray, payment_rows: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Return installments and payments in the ledger's input format, and the loans present.
 
-    One ledger call for all dates: the ledger is never recomputed per date or customer.
+    Identifiers are categoricals over the sorted ids of the loans present, so the ledger
+    reuses the codes instead of hashing millions of strings again. The frames keep a
+    ``RangeIndex`` over ``installment_rows`` and ``payment_rows``.
     """
-    installment_rows = loan_mask[book.installments["loan"].to_numpy()]
-    installments = book.installments.loc[installment_rows, ["loan_id", "due_date", "amount_due"]]
-    payments = book.payments.loc[payments_mask, ["loan_id", "payment_date", "amount"]]
-    state = loan_ledger(installments, payments, dates)
-    state = state.reset_index() if "loan_id" not in state.columns else state
-    state["loan"] = pd.Index(book.loans["loan_id"]).get_indexer(state["loan_id"])
-    state["day"] = _days(state["as_of"])
-    return state
+    installments = book.installments.iloc[installment_rows]
+    payments = book.payments.iloc[payment_rows]
+    used = np.unique(np.concatenate([installments["loan"].to_numpy(), payments["loan"].to_numpy()]))
+    dtype = pd.CategoricalDtype(book.loan_ids[used], ordered=False)
+
+    def ids(codes: pd.Series) -> pd.Categorical:
+        return pd.Categorical.from_codes(np.searchsorted(used, codes.to_numpy()), dtype=dtype)
+
+    return (
+        _frame(
+            loan_id=ids(installments["loan"]),
+            due_date=installments["due_date"].to_numpy(),
+            amount_due=installments["amount_due"].to_numpy(),
+        ),
+        _frame(
+            loan_id=ids(payments["loan"]),
+            payment_date=payments["payment_date"].to_numpy(),
+            amount=payments["amount"].to_numpy(),
+        ),
+        used,
+    )
+
+
+_STATE_COLUMNS = ("due_to_date", "paid_to_date", "arrears", "days_past_due")
+
+
+def _loan_states(
+    book: _Book, loan_rows: np.ndarray, payment_rows: np.ndarray, dates: list[pd.Timestamp]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Loan ledger of the selected loans on every date: one ledger call for all dates.
+
+    Installments due after the last date cannot change arrears or days past due on any of
+    the dates (FIFO covers older installments first), so the ledger only reads those due
+    by then. Returns the ledger's own rows (for :func:`customer_ledger`) and a complete
+    numeric table with ``loan``, ``day`` and the state columns for every selected loan on
+    every date (zeros for a loan with nothing due or paid yet).
+    """
+    days = np.unique([_day(stamp) for stamp in dates])
+    inst_loan = book.installments["loan"].to_numpy()
+    due_by_then = loan_rows[inst_loan] & (book.installments["due_day"].to_numpy() <= days[-1])
+    installments, payments, used = _ledger_tables(
+        book, np.flatnonzero(due_by_then), np.flatnonzero(payment_rows)
+    )
+    raw = loan_ledger(installments, payments, dates)
+    # The ledger returns one row per loan present and date, sorted by loan_id then date;
+    # check that cheaply rather than hashing every id again.
+    expected = np.repeat(used, len(days))
+    same = len(raw) == len(expected) and pc.all(
+        pc.equal(
+            _arrow_strings(raw["loan_id"]),
+            pc.cast(_arrow_strings(book.loan_ids), _arrow_strings(raw["loan_id"][:0]).type).take(
+                pa.array(expected)
+            ),
+        )
+    ).as_py() in (True, None)
+    raw["loan"] = expected if same else _codes(raw["loan_id"], book.loan_ids)
+    raw["day"] = _days(raw["as_of"])
+
+    selected = np.flatnonzero(loan_rows)
+    where = np.searchsorted(selected, raw["loan"].to_numpy()) * len(days) + np.searchsorted(
+        days, raw["day"].to_numpy()
+    )
+    columns = {}
+    for name in _STATE_COLUMNS:
+        values = np.zeros(len(selected) * len(days), dtype=raw[name].to_numpy().dtype)
+        values[where] = raw[name].to_numpy()
+        columns[name] = values
+    complete = _frame(
+        loan=np.repeat(selected, len(days)), day=np.tile(days, len(selected)), **columns
+    )
+    return raw, complete
 
 
 def _known_cover_day(covered_day: np.ndarray, as_of_day: np.int64) -> np.ndarray:
@@ -231,28 +388,30 @@ def _known_cover_day(covered_day: np.ndarray, as_of_day: np.int64) -> np.ndarray
     return np.where(covered_day <= as_of_day, covered_day, _NEVER)
 
 
-def _settle(book: _Book, loan_mask: np.ndarray, payments_mask: np.ndarray) -> pd.DataFrame:
+def _settle(book: _Book, loan_rows: np.ndarray, payment_rows: np.ndarray) -> pd.DataFrame:
     """FIFO settlement of the positive installments of the selected loans.
 
     Zero-amount installments are left out: FIFO covers them together with the last
     positive installment before them, so they never change days past due or lateness.
     """
-    installment_rows = loan_mask[book.installments["loan"].to_numpy()]
-    installments = book.installments.loc[installment_rows, ["loan_id", "due_date", "amount_due"]]
-    payments = book.payments.loc[payments_mask, ["loan_id", "payment_date", "amount"]]
+    installment_rows = np.flatnonzero(loan_rows[book.installments["loan"].to_numpy()])
+    installments, payments, _ = _ledger_tables(book, installment_rows, np.flatnonzero(payment_rows))
     settled = settle_installments(installments, payments)
-    settled = settled.loc[np.round(settled["amount_due"].to_numpy() * 100) > 0]
-    loan = pd.Index(book.loans["loan_id"]).get_indexer(settled["loan_id"])
+    # The settlement's index holds our input row labels: back to codes without hashing.
+    source = book.installments.iloc[installment_rows[settled.index.to_numpy()]]
+    cents = source["cents"].to_numpy()
+    positive = cents > 0
+    loan = source["loan"].to_numpy()[positive]
     return pd.DataFrame(
         {
             "loan": loan,
             "customer": book.loans["customer"].to_numpy()[loan],
-            "due_day": _days(settled["due_date"]),
-            "cents": np.round(settled["amount_due"].to_numpy() * 100).astype(np.int64),
-            "cumulative_cents": np.round(settled["cumulative_due"].to_numpy() * 100).astype(
-                np.int64
-            ),
-            "covered_day": _days(settled["covered_date"]),
+            "due_day": source["due_day"].to_numpy()[positive],
+            "cents": cents[positive],
+            "cumulative_cents": np.round(
+                settled["cumulative_due"].to_numpy()[positive] * 100
+            ).astype(np.int64),
+            "covered_day": _days(settled["covered_date"].to_numpy()[positive]),
         }
     ).sort_values(["loan", "due_day"], kind="stable", ignore_index=True)
 
@@ -404,34 +563,30 @@ def _history_grid(as_of: pd.Timestamp) -> tuple[list[pd.Timestamp], pd.Timestamp
 def _history_features(
     frame: _Frame,
     book: _Book,
-    grid_state: pd.DataFrame,
     settled: pd.DataFrame,
     days_past_due: np.ndarray,
 ) -> tuple[dict[str, object], pd.DataFrame]:
-    """Delinquency history; also returns the customer's delinquency runs (spells)."""
+    """Delinquency history; also returns the customer's delinquency runs (spells).
+
+    Days past due on past dates come from the FIFO settlement known on the as-of date
+    (see :func:`_delinquency_spells` for the identity used): on day t an installment i
+    adds ``t - due_i`` while ``due_i < t < cover_i``, and the customer's DPD is the largest
+    such term, exactly what the ledger reports on day t.
+    """
     month_ends, month_ago, year_ago = _history_grid(frame.as_of)
     customer_of_loan = book.loans["customer"].to_numpy()
-    row = frame.position[customer_of_loan[grid_state["loan"].to_numpy()]]
-    inside = row >= 0
-    grid = pd.DataFrame(
-        {
-            "row": row[inside],
-            "day": grid_state["day"].to_numpy()[inside],
-            "dpd": grid_state["days_past_due"].to_numpy()[inside],
-        }
-    )
-    grid_dpd = grid.groupby(["row", "day"], sort=False)["dpd"].max().reset_index()
-
-    def dpd_on(stamp: pd.Timestamp) -> np.ndarray:
-        on_day = grid_dpd.loc[grid_dpd["day"] == _day(stamp)]
-        dpd = np.zeros(frame.size, dtype=np.int64)
-        dpd[on_day["row"].to_numpy()] = on_day["dpd"].to_numpy()
-        return dpd
-
-    columns: dict[str, object] = {}
-    cover = _known_cover_day(settled["covered_day"].to_numpy(), frame.day)
     settled_row = frame.position[settled["customer"].to_numpy()]
     due = settled["due_day"].to_numpy()
+    cover = _known_cover_day(settled["covered_day"].to_numpy(), frame.day)
+    late = cover - due >= 2  # the others never reach 1 day past due
+    late_row, late_due, late_cover = settled_row[late], due[late], cover[late]
+
+    def dpd_on(stamp: pd.Timestamp) -> np.ndarray:
+        day = _day(stamp)
+        open_on_day = (late_due < day) & (late_cover > day)
+        return _max_by(late_row[open_on_day], day - late_due[open_on_day], frame.size, 0)
+
+    columns: dict[str, object] = {}
     # DPD on day t from installment i is t - due_i while due_i < t < cover_i: its maximum
     # over a window ending on the as-of date is reached on its last delinquent day there.
     last_late_day = np.minimum(cover - 1, frame.day)
@@ -540,15 +695,14 @@ def _payment_features(
 
 def _paid_cents_by(payments: pd.DataFrame, loan: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Cumulative cents paid on each ``loan`` up to and including ``day`` (vectorised)."""
-    order = np.lexsort((payments["pay_day"].to_numpy(), payments["loan"].to_numpy()))
-    pay_loan = payments["loan"].to_numpy()[order]
-    pay_day = payments["pay_day"].to_numpy()[order]
+    base = min(payments["pay_day"].to_numpy().min(initial=0), day.min(initial=0))
+    span = np.int64(2**32)
+    # Days relative to the earliest one keep every key of a loan inside [loan * span, ...).
+    keys = payments["loan"].to_numpy() * span + (payments["pay_day"].to_numpy() - base)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
     cents = np.round(payments["amount"].to_numpy()[order] * 100).astype(np.int64)
     running = np.concatenate([[0], np.cumsum(cents)])
-    # Days relative to the earliest one keep every key of a loan inside [loan * span, ...).
-    base = min(pay_day.min(initial=0), day.min(initial=0))
-    span = np.int64(2**32)
-    keys = pay_loan * span + (pay_day - base)
     upto = np.searchsorted(keys, loan * span + (day - base), side="right")
     before_loan = np.searchsorted(keys, loan * span, side="left")
     return running[upto] - running[before_loan]
@@ -624,8 +778,7 @@ def _visit_features(
     columns: dict[str, object] = {}
     row = frame.position[visits["customer"].to_numpy()]
     day = visits["visit_day"].to_numpy()
-    outcome = pd.Categorical(_column(visits, "outcome", "str"), categories=VISIT_OUTCOMES)
-    code = outcome.codes
+    code = visits["outcome"].to_numpy().astype(np.int64)
     for days in (90, 180, 365):
         recent = day > frame.day - days
         columns[f"visits_{days}d"] = _count_by(row[recent], frame.size)
@@ -770,27 +923,34 @@ class _Snapshot:
     customer_state: pd.DataFrame  # customers with an open loan: customer, days_past_due, arrears
 
 
-def _snapshot_state(book: _Book, loan_state: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def _snapshot_state(
+    book: _Book, raw_state: pd.DataFrame, loan_state: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Return the state of customers with an open loan, and which loans are open."""
     loan = loan_state["loan"].to_numpy()
     paid_cents = np.round(loan_state["paid_to_date"].to_numpy() * 100).astype(np.int64)
     open_loan = np.zeros(len(book.loans), dtype=bool)
     open_loan[loan] = book.loans["scheduled_cents"].to_numpy()[loan] > paid_cents
-    ledger_columns = [name for name in loan_state.columns if name not in ("loan", "day")]
-    customers = customer_ledger(book.loans[["loan_id", "customer_id"]], loan_state[ledger_columns])
+    ledger_columns = [name for name in raw_state.columns if name not in ("loan", "day")]
+    customers = customer_ledger(book.loans[["loan_id", "customer_id"]], raw_state[ledger_columns])
     customers = customers.reset_index() if "customer_id" not in customers.columns else customers
-    code = pd.Index(book.customers["customer_id"]).get_indexer(customers["customer_id"])
+    code = _codes(customers["customer_id"], pd.Index(book.customers["customer_id"]))
     has_open = np.zeros(len(book.customers), dtype=bool)
     has_open[book.loans["customer"].to_numpy()[open_loan]] = True
-    state = pd.DataFrame(
-        {
-            "customer": code,
-            "days_past_due": customers["days_past_due"].to_numpy(dtype=np.int64),
-            "arrears": customers["arrears"].to_numpy(dtype=np.float64),
-            "loans_past_due": customers["loans_past_due"].to_numpy(dtype=np.int64),
-        }
+    # Customers whose open loans have nothing due or paid yet are current, with no arrears.
+    days_past_due = np.zeros(len(book.customers), dtype=np.int64)
+    arrears = np.zeros(len(book.customers))
+    loans_past_due = np.zeros(len(book.customers), dtype=np.int64)
+    days_past_due[code] = customers["days_past_due"].to_numpy(dtype=np.int64)
+    arrears[code] = customers["arrears"].to_numpy(dtype=np.float64)
+    loans_past_due[code] = customers["loans_past_due"].to_numpy(dtype=np.int64)
+    customer = np.flatnonzero(has_open)
+    state = _frame(
+        customer=customer,
+        days_past_due=days_past_due[customer],
+        arrears=arrears[customer],
+        loans_past_due=loans_past_due[customer],
     )
-    state = state.loc[has_open[code]].sort_values("customer", ignore_index=True)
     return state, open_loan
 
 
@@ -798,12 +958,13 @@ def _refuse_reversals(book: _Book, rows: np.ndarray) -> None:
     """Stop on reversals: delinquency runs assume a covered installment stays covered."""
     reversal = rows & (book.payments["amount"].to_numpy() < 0)
     if reversal.any():
-        loans = book.payments.loc[reversal, "loan_id"].drop_duplicates()
+        codes = np.unique(book.payments["loan"].to_numpy()[reversal])
+        loans = book.loans["loan_id"].to_numpy()[codes]
         raise ValueError(
             "Table 'payments', column 'amount': delinquency history and cure labels do not "
             f"support reversals (negative payments) yet; {len(loans)} loan(s) have them, e.g. "
-            f"{', '.join(loans.head(5))}. Net each reversal against the payment it cancels "
-            "before building features."
+            f"{', '.join(map(str, loans[:5]))}. Net each reversal against the payment it "
+            "cancels before building features."
         )
 
 
@@ -829,30 +990,31 @@ def _features_on_dates(
     loan_origination = book.loans["origination_day"].to_numpy()
     payments_known = book.payments["pay_day"].to_numpy() <= last_day
     on_book = loan_origination <= last_day
-    all_states = _loan_states(book, on_book, payments_known, stamps)
+    raw_states, all_states = _loan_states(book, on_book, payments_known, stamps)
+    raw_day = raw_states["day"].to_numpy()
+    raw_origination = loan_origination[raw_states["loan"].to_numpy()]
     state_day = all_states["day"].to_numpy()
     state_origination = loan_origination[all_states["loan"].to_numpy()]
 
     populations, states = [], []
     for stamp, day in zip(stamps, days, strict=True):
         loan_state = all_states.loc[(state_day == day) & (state_origination <= day)]
-        customer_state, open_loan = _snapshot_state(book, loan_state)
+        raw_state = raw_states.loc[(raw_day == day) & (raw_origination <= day)]
+        customer_state, open_loan = _snapshot_state(book, raw_state, loan_state)
         population = np.unique(np.asarray(select(customer_state, stamp), dtype=np.int64))
         populations.append(population)
         states.append((loan_state, customer_state, open_loan))
 
+    # From here on only the population's loans, payments and visits are read.
     members = np.zeros(len(book.customers), dtype=bool)
     for population in populations:
         members[population] = True
     population_loans = members[book.loans["customer"].to_numpy()] & on_book
-    grid_dates = sorted(
-        {date for stamp in stamps for date in (*_history_grid(stamp)[0], *_history_grid(stamp)[1:])}
-    )
-    _refuse_reversals(book, payments_known & population_loans[book.payments["loan"]])
-    grid_state = _loan_states(book, population_loans, payments_known, grid_dates)
-    settled = _settle(book, population_loans, payments_known)
-    payments = book.payments.loc[payments_known & population_loans[book.payments["loan"]]]
-    visits = book.visits.loc[members[book.visits["customer"].to_numpy()]]
+    population_payments = payments_known & population_loans[book.payments["loan"].to_numpy()]
+    _refuse_reversals(book, population_payments)
+    settled = _settle(book, population_loans, population_payments)
+    book = _restrict(book, population_loans, population_payments, members)
+    payments, visits = book.payments, book.visits
 
     snapshots = []
     for stamp, day, population, (loan_state, customer_state, open_loan) in zip(
@@ -867,7 +1029,6 @@ def _features_on_dates(
             loan_state,
             customer_state,
             open_loan,
-            grid_state,
             settled,
             payments.loc[payments["pay_day"].to_numpy() <= day],
             visits.loc[visits["visit_day"].to_numpy() <= day],
@@ -882,7 +1043,6 @@ def _compute(
     loan_state: pd.DataFrame,
     customer_state: pd.DataFrame,
     open_loan: np.ndarray,
-    grid_state: pd.DataFrame,
     settled: pd.DataFrame,
     payments: pd.DataFrame,
     visits: pd.DataFrame,
@@ -893,7 +1053,7 @@ def _compute(
     visits = visits.loc[frame.position[visits["customer"].to_numpy()] >= 0]
 
     columns = _state_features(frame, book, loan_state, customer_state)
-    history, spells = _history_features(frame, book, grid_state, settled, columns["days_past_due"])
+    history, spells = _history_features(frame, book, settled, columns["days_past_due"])
     columns |= history
     loan_rows = frame.position[customer_of_loan]
     regular_open = (loan_rows >= 0) & open_loan

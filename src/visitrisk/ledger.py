@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from visitrisk._idcodes import encode_ids, id_column
 from visitrisk.contract import PROBLEM_COLUMNS, DataError
 
 __all__ = ["customer_ledger", "loan_ledger", "settle_installments"]
@@ -39,6 +40,8 @@ _Examples = Callable[[np.ndarray], Sequence[Any]]
 _DATE_DTYPE = "datetime64[us]"
 #: Keys packed into one int64 stay below this bound, so sums of two never overflow.
 _KEY_LIMIT = 2**62
+#: "No date" inside the kernels; also the int64 value of NaT.
+_NO_DAY = np.iinfo(np.int64).min
 
 
 # --------------------------------------------------------------------------------------
@@ -82,70 +85,52 @@ def _require_columns(frame: pd.DataFrame, table: str, columns: Sequence[str]) ->
     )
 
 
-def _id_array(ids: pd.Series) -> pa.Array:
-    """Return identifiers as an Arrow string array (nulls kept, so they can be reported)."""
-    array = pa.array(ids.array) if hasattr(ids.array, "__arrow_array__") else pa.array(ids)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if not pa.types.is_large_string(array.type):
-        # Numbers-as-ids break the contract, but their text is still the identifier.
-        array = pc.cast(array, pa.large_string())
-    return array
-
-
-def _dictionary(ids: pd.Series) -> tuple[pa.Array, np.ndarray]:
-    """Split one id column into (distinct values, int64 index per row; -1 where missing)."""
-    if isinstance(ids.dtype, pd.CategoricalDtype):
-        # Parquet dictionary columns arrive as categoricals: reuse their codes, no hashing.
-        values = _id_array(pd.Series(ids.cat.categories))
-        codes = ids.cat.codes.to_numpy().astype(np.int64)
-        used = np.bincount(codes[codes >= 0], minlength=len(values)) > 0
-        if not used.all():
-            # An unused category is not a loan of this table: it must not get ledger rows.
-            values = values.filter(pa.array(used))
-            renumber = np.cumsum(used) - 1
-            codes = np.where(codes >= 0, renumber[np.maximum(codes, 0)], -1)
-        return values, codes
-    encoded = pc.dictionary_encode(_id_array(ids))
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    if encoded.null_count:
-        codes = np.where(encoded.is_null().to_numpy(zero_copy_only=False), -1, codes)
-    return encoded.dictionary, codes.astype(np.int64)
-
-
-def _encode_ids(columns: dict[str, pd.Series], column: str) -> tuple[pa.Array, list[np.ndarray]]:
-    """Map id columns of several tables onto one sorted vocabulary.
-
-    Returns the sorted distinct ids (an Arrow string array) and, per table, the int64 code
-    of every row into it. Missing ids are reported as a :class:`DataError`.
-    """
-    parts = {table: _dictionary(ids) for table, ids in columns.items()}
+def _encode_ids(columns: dict[str, Any], column: str) -> tuple[pa.Array, dict[str, np.ndarray]]:
+    """Codes of id columns in one sorted vocabulary; a missing id raises a DataError."""
+    vocabulary, codes = encode_ids(columns)
     _raise_problems(
         [
             _problem(
                 table,
                 column,
                 "null",
-                [f"row {row}" for row in np.flatnonzero(codes < 0)[:5]],
-                int((codes < 0).sum()),
-                f"{table}: {int((codes < 0).sum())} row(s) have no {column}.",
+                [f"row {row}" for row in np.flatnonzero(table_codes < 0)[:5]],
+                int((table_codes < 0).sum()),
+                f"{table}: {int((table_codes < 0).sum())} row(s) have no {column}.",
             )
-            for table, (_, codes) in parts.items()
-            if (codes < 0).any()
+            for table, table_codes in codes.items()
+            if (table_codes < 0).any()
         ]
     )
-    everything = pa.concat_arrays([values for values, _ in parts.values()])
-    vocabulary = pc.unique(everything)
-    vocabulary = vocabulary.take(pc.array_sort_indices(vocabulary))
-    mapped = []
-    for values, codes in parts.values():
-        lookup = pc.index_in(values, value_set=vocabulary).to_numpy(zero_copy_only=False)
-        mapped.append(lookup.astype(np.int64)[codes])
-    return vocabulary, mapped
+    return vocabulary, codes
+
+
+#: Ticks of each datetime64 unit in one day.
+_TICKS_PER_DAY = {
+    "D": 1,
+    "h": 24,
+    "m": 1440,
+    "s": 86_400,
+    "ms": 86_400_000,
+    "us": 86_400_000_000,
+    "ns": 86_400_000_000_000,
+}
+
+
+def _days_of(values: np.ndarray) -> np.ndarray:
+    """Convert datetime64 of any unit to int32 days since 1970-01-01, flooring times of day.
+
+    Integer division of the raw ticks is several times faster than ``astype`` to days.
+    """
+    unit, count = np.datetime_data(values.dtype)
+    ticks = _TICKS_PER_DAY.get(unit)
+    if ticks is None or ticks % count:
+        return values.astype("datetime64[D]").astype(np.int64).astype(np.int32)
+    return (values.view(np.int64) // (ticks // count)).astype(np.int32)
 
 
 def _day_numbers(frame: pd.DataFrame, table: str, column: str, examples: _Examples) -> np.ndarray:
-    """Dates of any resolution as int64 days since 1970-01-01 (time of day dropped)."""
+    """Read a date column of any resolution as int32 day numbers; missing dates raise."""
     dates = frame[column]
     if isinstance(dates.dtype, pd.DatetimeTZDtype):
         dates = dates.dt.tz_localize(None)
@@ -164,8 +149,9 @@ def _day_numbers(frame: pd.DataFrame, table: str, column: str, examples: _Exampl
             ]
         )
     values = dates.to_numpy()
-    missing = np.isnat(values)
-    if missing.any():
+    # NaT is the smallest int64: a minimum (no mask) tells whether any date is missing.
+    if len(values) and values.view(np.int64).min() == _NO_DAY:
+        missing = values.view(np.int64) == _NO_DAY
         _raise_problems(
             [
                 _problem(
@@ -178,7 +164,7 @@ def _day_numbers(frame: pd.DataFrame, table: str, column: str, examples: _Exampl
                 )
             ]
         )
-    return values.astype("datetime64[D]").astype(np.int64)
+    return _days_of(values)
 
 
 def _cents(
@@ -209,8 +195,9 @@ def _cents(
             )
         ) from error
     problems = []
-    bad = ~np.isfinite(amounts)
-    if bad.any():
+    # One sum tells whether every amount is finite; masks are built only for bad input.
+    if not np.isfinite(amounts.sum()) and not np.isfinite(amounts).all():
+        bad = ~np.isfinite(amounts)
         problems.append(
             _problem(
                 table,
@@ -221,7 +208,8 @@ def _cents(
                 f"{table}: {int(bad.sum())} row(s) have a missing or infinite {column}.",
             )
         )
-    if not allow_negative:
+    # (A NaN makes the minimum NaN: then look row by row.)
+    if not allow_negative and len(amounts) and (problems or amounts.min() < 0):
         negative = amounts < 0
         if negative.any():
             problems.append(
@@ -235,16 +223,24 @@ def _cents(
                 )
             )
     _raise_problems(problems)
-    return np.rint(amounts * 100.0)
+    cents = amounts * 100.0
+    return np.rint(cents, out=cents)
 
 
 class _Table:
-    """One contract table reduced to integer arrays: loan code, day number, cents."""
+    """One contract table reduced to arrays: int32 loan code and day, float64 cents."""
 
     def __init__(self, loan: np.ndarray, day: np.ndarray, cents: np.ndarray) -> None:
         self.loan = loan
         self.day = day
         self.cents = cents
+
+    def bucket_key(self, bucket: np.ndarray, n_buckets: int) -> np.ndarray:
+        """Return the int64 key ``loan * n_buckets + bucket`` of every row."""
+        key = self.loan.astype(np.int64)
+        key *= n_buckets
+        key += bucket
+        return key
 
 
 def _examples_from_codes(vocabulary: pa.Array, codes: np.ndarray) -> _Examples:
@@ -262,9 +258,10 @@ def _read_tables(
 ) -> tuple[pa.Array, _Table, _Table]:
     _require_columns(installments, "installments", ("loan_id", "due_date", "amount_due"))
     _require_columns(payments, "payments", ("loan_id", "payment_date", "amount"))
-    vocabulary, (inst_loan, pay_loan) = _encode_ids(
+    vocabulary, codes = _encode_ids(
         {"installments": installments["loan_id"], "payments": payments["loan_id"]}, "loan_id"
     )
+    inst_loan, pay_loan = codes["installments"], codes["payments"]
     inst_examples = _examples_from_codes(vocabulary, inst_loan)
     pay_examples = _examples_from_codes(vocabulary, pay_loan)
     inst = _Table(
@@ -293,18 +290,14 @@ def _as_of_days(as_of: Any) -> np.ndarray:
         dates = dates.tz_localize(None)
     if dates.isna().any():
         raise ValueError(f"The 'as_of' parameter must not contain missing dates. Got {as_of!r}.")
-    return np.unique(dates.to_numpy().astype("datetime64[D]").astype(np.int64))
+    return np.unique(_days_of(dates.to_numpy()).astype(np.int64))
 
 
 def _to_dates(days: np.ndarray) -> np.ndarray:
-    """Int64 day numbers to datetime64 (NaT where the day number is NaT's sentinel)."""
-    return days.astype("datetime64[D]").astype(_DATE_DTYPE)
-
-
-def _id_column(vocabulary: pa.Array, codes: np.ndarray, index: pd.Index | None = None) -> pd.Series:
-    """Build a ``str`` column of ids from the vocabulary in Arrow (no Python strings)."""
-    column = pd.Series(vocabulary.take(pa.array(codes)).to_pandas(), dtype="str")
-    return column if index is None else column.set_axis(index)
+    """Turn day numbers into datetime64[us]; ``_NO_DAY`` becomes NaT."""
+    ticks = days.astype(np.int64) * _TICKS_PER_DAY["us"]
+    ticks[days == _NO_DAY] = _NO_DAY
+    return ticks.view(_DATE_DTYPE)
 
 
 # --------------------------------------------------------------------------------------
@@ -313,7 +306,7 @@ def _id_column(vocabulary: pa.Array, codes: np.ndarray, index: pd.Index | None =
 
 
 def _sort_order(major: np.ndarray, minor: np.ndarray) -> np.ndarray:
-    """Stable order by (major, minor, row) for non-negative int64 keys.
+    """Stable order by (major, minor, row) for non-negative integer keys.
 
     Packs the three into one int64 and sorts values (several times faster than ``argsort``
     for tens of millions of rows); falls back to ``lexsort`` when they do not fit.
@@ -324,10 +317,33 @@ def _sort_order(major: np.ndarray, minor: np.ndarray) -> np.ndarray:
     minor_span = int(minor.max()) + 1
     major_span = int(major.max()) + 1
     if major_span * minor_span * n < _KEY_LIMIT:
-        packed = (major * minor_span + minor) * n + np.arange(n, dtype=np.int64)
+        packed = major.astype(np.int64) * minor_span
+        packed += minor
+        packed *= n
+        packed += np.arange(n, dtype=np.int64)
         packed.sort()
         return packed % n
     return np.lexsort((np.arange(n), minor, major))
+
+
+def _run_starts(*keys: np.ndarray) -> np.ndarray:
+    """Return the first index of every run of equal consecutive rows (over all keys)."""
+    n = len(keys[0])
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    changed = np.zeros(n, dtype=bool)
+    changed[0] = True
+    for key in keys:
+        changed[1:] |= key[1:] != key[:-1]
+    return np.flatnonzero(changed)
+
+
+def _cumsum_within(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Return the running sum of int64 ``values`` restarting at each index of ``starts``."""
+    running = np.cumsum(values)
+    lengths = np.diff(np.append(starts, len(values)))
+    running -= np.repeat(running[starts] - values[starts], lengths)
+    return running
 
 
 def _search_in_groups(
@@ -339,17 +355,14 @@ def _search_in_groups(
 ) -> np.ndarray:
     """``searchsorted`` of each query inside the rows of its own group.
 
-    ``row_group`` is sorted (int64, >= 0) and ``row_value`` non-decreasing within each
-    group; values are int64. Returns, per query, the global index of the first row of its
-    group whose value is >= (``side="left"``) or > (``side="right"``) the query value, or
-    the index just past the group when there is none. Groups and values are packed into one
-    int64 key, chunked by groups so that the key cannot overflow.
+    ``row_group`` is sorted (integers >= 0) and ``row_value`` (int64) non-decreasing within
+    each group. Returns, per query, the global index of the first row of its group whose
+    value is >= (``side="left"``) or > (``side="right"``) the query value, or the index just
+    past the group when there is none. Group and value are packed into one int64 key,
+    chunked by groups when the key could overflow.
     """
-    result = np.empty(len(query_group), dtype=np.int64)
-    if len(query_group) == 0:
-        return result
-    if len(row_group) == 0:
-        result[:] = 0
+    result = np.zeros(len(query_group), dtype=np.int64)
+    if len(query_group) == 0 or len(row_group) == 0:
         return result
     low = min(int(row_value.min()), int(query_value.min()))
     span = max(int(row_value.max()), int(query_value.max())) - low + 1
@@ -360,78 +373,89 @@ def _search_in_groups(
         stop_group = first_group + groups_per_chunk
         row_start, row_stop = np.searchsorted(row_group, [first_group, stop_group])
         queries = np.flatnonzero((query_group >= first_group) & (query_group < stop_group))
-        row_key = (row_group[row_start:row_stop] - first_group) * span + (
-            row_value[row_start:row_stop] - low
-        )
-        query_key = (query_group[queries] - first_group) * span + (query_value[queries] - low)
+        row_key = (row_group[row_start:row_stop].astype(np.int64) - first_group) * span
+        row_key += row_value[row_start:row_stop] - low
+        query_key = (query_group[queries].astype(np.int64) - first_group) * span
+        query_key += query_value[queries] - low
         result[queries] = row_start + np.searchsorted(row_key, query_key, side=side)
         first_group = stop_group
     return result
 
 
-def _bucket_sums(table: _Table, as_of_days: np.ndarray, n_loans: int) -> np.ndarray:
-    """Cumulative cents per loan up to each as-of date: int64 array (n_loans, n_dates)."""
-    n_dates = len(as_of_days)
-    bucket = _buckets(table.day, as_of_days)
-    totals = np.bincount(
-        table.loan * (n_dates + 1) + bucket, weights=table.cents, minlength=n_loans * (n_dates + 1)
-    ).reshape(n_loans, n_dates + 1)
-    # Sums of whole cents stay exact in float64 below 2**53 cents (9e13 CNY).
-    return np.cumsum(totals[:, :n_dates], axis=1).astype(np.int64)
-
-
 def _buckets(days: np.ndarray, as_of_days: np.ndarray) -> np.ndarray:
-    """Index of the first as-of date on or after each day (len(as_of_days) when none).
+    """Index of the first as-of date on or after each day (``len(as_of_days)`` when none).
 
-    A row with bucket b counts towards as-of dates b, b + 1, ...: a lookup table over the
-    day range replaces a binary search per row.
+    A row in bucket b counts towards as-of dates b, b + 1, ... A lookup table over the day
+    range replaces a binary search per row.
     """
+    dtype = np.int16 if len(as_of_days) < np.iinfo(np.int16).max else np.int64
     if len(days) == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=dtype)
     first, last = int(days.min()), int(days.max())
     if last - first > 4 * len(days) + 100_000:
-        return np.searchsorted(as_of_days, days, side="left").astype(np.int64)
-    table = np.searchsorted(as_of_days, np.arange(first, last + 1), side="left").astype(np.int64)
+        return np.searchsorted(as_of_days, days, side="left").astype(dtype)
+    table = np.searchsorted(as_of_days, np.arange(first, last + 1), side="left").astype(dtype)
     return table[days - first]
+
+
+def _cumulative_by_date(
+    table: _Table, bucket: np.ndarray, n_loans: int, n_dates: int
+) -> np.ndarray:
+    """Cents per loan up to each as-of date: float64 (n_loans, n_dates) of whole numbers.
+
+    Whole cents add up exactly in float64 below 2**53 cents (9e13 CNY), so comparisons
+    between these sums are exact.
+    """
+    totals = np.bincount(
+        table.bucket_key(bucket, n_dates + 1),
+        weights=table.cents,
+        minlength=n_loans * (n_dates + 1),
+    ).reshape(n_loans, n_dates + 1)
+    # (bincount of no rows returns int64 zeros)
+    return np.cumsum(totals[:, :n_dates], axis=1, dtype=np.float64)
 
 
 def _oldest_unpaid_day(
     inst: _Table,
-    as_of_days: np.ndarray,
+    inst_bucket: np.ndarray,
     due: np.ndarray,
-    paid: np.ndarray,
     query_loan: np.ndarray,
     query_date: np.ndarray,
+    paid_floor: np.ndarray,
 ) -> np.ndarray:
     """Due day of the oldest uncovered positive installment for each (loan, as-of) query.
 
-    Queries are (loan, as-of index) pairs where cumulative due exceeds what was paid. Their
-    answer lies in the as-of bucket where the loan's cumulative due first exceeds the
-    (non-negative) paid amount; only that bucket's installments are sorted and searched.
+    A query is a (loan, as-of index) whose cumulative due exceeds ``paid_floor`` (paid to
+    date, floored at 0). The answer lies in the as-of bucket where the loan's cumulative due
+    first exceeds the paid amount, so only the installments of those (loan, bucket) pairs,
+    a small share of the schedule, are sorted and searched.
     """
     n_loans, n_dates = due.shape
-    paid_floor = np.maximum(paid[query_loan, query_date], 0)
-    # Cumulative due is non-decreasing over as-of dates: count the dates it stays covered.
+    # Cumulative due never decreases over as-of dates: count the dates it stays covered.
     crossing = np.zeros(len(query_loan), dtype=np.int64)
     for date_index in range(n_dates):
         crossing += due[query_loan, date_index] <= paid_floor
-    before = np.where(
-        crossing > 0, due[query_loan, np.maximum(crossing - 1, 0)], np.int64(0)
-    ).astype(np.int64)
+    covered_before = np.where(crossing > 0, due[query_loan, np.maximum(crossing - 1, 0)], 0.0)
     query_key = query_loan * (n_dates + 1) + crossing
 
+    # Narrow the schedule in two cheap steps: rows of loans with a query (a small lookup
+    # table), then rows in a queried (loan, bucket) pair with a positive amount.
+    queried_loan = np.zeros(n_loans, dtype=bool)
+    queried_loan[query_loan] = True
+    rows = np.flatnonzero(queried_loan[inst.loan])
+    del queried_loan
+    row_key = inst.loan[rows].astype(np.int64) * (n_dates + 1) + inst_bucket[rows]
     wanted = np.zeros(n_loans * (n_dates + 1), dtype=bool)
     wanted[query_key] = True
-    bucket = _buckets(inst.day, as_of_days)
-    row_key = inst.loan * (n_dates + 1) + bucket
-    rows = np.flatnonzero(wanted[row_key] & (inst.cents > 0))
-    rows = rows[_sort_order(row_key[rows], inst.day[rows] - int(inst.day[rows].min()))]
-    group = row_key[rows]
-    cents = inst.cents[rows].astype(np.int64)
-    running = np.cumsum(cents)
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    within = running - np.repeat(running[starts] - cents[starts], np.diff(np.r_[starts, len(rows)]))
-    position = _search_in_groups(group, within, query_key, paid_floor - before, side="right")
+    keep = wanted[row_key] & (inst.cents[rows] > 0)
+    del wanted
+    rows, row_key = rows[keep], row_key[keep]
+    order = _sort_order(row_key, inst.day[rows] - int(inst.day[rows].min()))
+    rows, group = rows[order], row_key[order]
+    within = _cumsum_within(inst.cents[rows].astype(np.int64), _run_starts(group))
+    position = _search_in_groups(
+        group, within, query_key, (paid_floor - covered_before).astype(np.int64), side="right"
+    )
     return inst.day[rows[position]]
 
 
@@ -496,30 +520,42 @@ def loan_ledger(installments: pd.DataFrame, payments: pd.DataFrame, as_of: Any) 
     vocabulary, inst, pay = _read_tables(installments, payments)
     n_loans, n_dates = len(vocabulary), len(as_of_days)
 
-    due = _bucket_sums(inst, as_of_days, n_loans)
-    paid = _bucket_sums(pay, as_of_days, n_loans)
-    query_loan, query_date = np.nonzero(due > np.maximum(paid, 0))
-    oldest = np.full((n_loans, n_dates), np.iinfo(np.int64).min, dtype=np.int64)
+    inst_bucket = _buckets(inst.day, as_of_days)
+    due = _cumulative_by_date(inst, inst_bucket, n_loans, n_dates)
+    paid = _cumulative_by_date(pay, _buckets(pay.day, as_of_days), n_loans, n_dates)
+    del pay
+    paid_floor = np.maximum(paid, 0.0)
+    query_loan, query_date = np.nonzero(due > paid_floor)
     days_past_due = np.zeros((n_loans, n_dates), dtype=np.int64)
+    oldest = np.full((n_loans, n_dates), _NO_DAY, dtype=np.int64)  # becomes datetime64[us]
     if len(query_loan):
-        oldest_day = _oldest_unpaid_day(inst, as_of_days, due, paid, query_loan, query_date)
-        late = oldest_day < as_of_days[query_date]
-        oldest[query_loan[late], query_date[late]] = oldest_day[late]
-        days_past_due[query_loan, query_date] = as_of_days[query_date] - oldest_day
+        oldest_day = _oldest_unpaid_day(
+            inst, inst_bucket, due, query_loan, query_date, paid_floor[query_loan, query_date]
+        )
+        overdue = as_of_days[query_date] - oldest_day
+        days_past_due[query_loan, query_date] = overdue
+        late = overdue > 0
+        oldest[query_loan[late], query_date[late]] = (
+            oldest_day[late].astype(np.int64) * _TICKS_PER_DAY["us"]
+        )
+    del inst, inst_bucket, paid_floor
 
-    arrears = np.maximum(due - paid, 0)
-    loans = np.repeat(np.arange(n_loans, dtype=np.int64), n_dates)
-    return pd.DataFrame(
-        {
-            "loan_id": _id_column(vocabulary, loans),
-            "as_of": np.tile(_to_dates(as_of_days), n_loans),
-            "due_to_date": due.ravel() / 100.0,
-            "paid_to_date": paid.ravel() / 100.0,
-            "arrears": arrears.ravel() / 100.0,
-            "days_past_due": days_past_due.ravel(),
-            "oldest_unpaid_due_date": _to_dates(oldest.ravel()),
-        }
-    )
+    arrears = due - paid
+    np.maximum(arrears, 0.0, out=arrears)
+    for cents in (due, paid, arrears):
+        cents /= 100.0  # in place: these arrays become the output columns
+    loans = np.repeat(np.arange(n_loans, dtype=np.int32), n_dates)
+    columns = {
+        "loan_id": id_column(vocabulary, loans),
+        "as_of": np.tile(_to_dates(as_of_days), n_loans),
+        "due_to_date": due.ravel(),
+        "paid_to_date": paid.ravel(),
+        "arrears": arrears.ravel(),
+        "days_past_due": days_past_due.ravel(),
+        "oldest_unpaid_due_date": oldest.ravel().view(_DATE_DTYPE),
+    }
+    # The arrays are ours: no copy into consolidated blocks.
+    return pd.DataFrame(columns, copy=False)
 
 
 def customer_ledger(loans: pd.DataFrame, loan_state: pd.DataFrame) -> pd.DataFrame:
@@ -555,34 +591,20 @@ def customer_ledger(loans: pd.DataFrame, loan_state: pd.DataFrame) -> pd.DataFra
         "loan_state",
         ("loan_id", "as_of", "due_to_date", "paid_to_date", "arrears", "days_past_due"),
     )
-    loan_ids = _id_array(loans["loan_id"])
-    if loan_ids.null_count or len(pc.unique(loan_ids)) != len(loan_ids):
-        counts = pd.Series(loan_ids.to_pandas()).value_counts(dropna=False)
-        repeated = counts.index[counts > 1].tolist() + (
-            ["<missing>"] if loan_ids.null_count else []
-        )
-        _raise_problems(
-            [
-                _problem(
-                    "loans",
-                    "loan_id",
-                    "not_unique",
-                    repeated,
-                    len(repeated),
-                    f"loans: loan_id must be unique and present; {len(repeated)} id(s) are "
-                    "repeated or missing.",
-                )
-            ]
-        )
-    customers, (customer_of_loan,) = _encode_ids({"loans": loans["customer_id"]}, "customer_id")
-    state_loan = _loan_rows(loan_state["loan_id"], loan_ids)
+    state_loan = _loan_rows(loan_state["loan_id"], loans["loan_id"])
+    customers, codes = _encode_ids({"loans": loans["customer_id"]}, "customer_id")
+    customer_of_state = codes["loans"][state_loan]
+    del state_loan
 
     as_of_days = _day_numbers(
-        loan_state, "loan_state", "as_of", lambda mask: loan_state["loan_id"][mask].unique()[:5]
+        loan_state, "loan_state", "as_of", lambda mask: loan_state["loan_id"][mask].unique()
     )
-    distinct_days = np.unique(pd.unique(as_of_days))
+    distinct_days = np.unique(pd.unique(as_of_days)).astype(np.int64)
     n_customers, n_dates = len(customers), len(distinct_days)
-    key = customer_of_loan[state_loan] * n_dates + _buckets(as_of_days, distinct_days)
+    key = customer_of_state.astype(np.int64)
+    key *= n_dates
+    key += _buckets(as_of_days, distinct_days)
+    del customer_of_state, as_of_days
     size = n_customers * n_dates
 
     def total(column: str) -> np.ndarray:
@@ -594,58 +616,79 @@ def customer_ledger(loans: pd.DataFrame, loan_state: pd.DataFrame) -> pd.DataFra
     worst = np.zeros(size, dtype=np.int64)
     np.maximum.at(worst, key[delinquent], days_past_due[delinquent])
     past_due = np.bincount(key[delinquent], minlength=size).astype(np.int64)
-    return pd.DataFrame(
-        {
-            "customer_id": _id_column(
-                customers, np.repeat(np.arange(n_customers, dtype=np.int64), n_dates)
-            ),
-            "as_of": np.tile(_to_dates(distinct_days), n_customers),
-            "days_past_due": worst,
-            "arrears": total("arrears"),
-            "due_to_date": total("due_to_date"),
-            "paid_to_date": total("paid_to_date"),
-            "loans_past_due": past_due,
-        }
-    )
+    columns = {
+        "customer_id": id_column(
+            customers, np.repeat(np.arange(n_customers, dtype=np.int32), n_dates)
+        ),
+        "as_of": np.tile(_to_dates(distinct_days), n_customers),
+        "days_past_due": worst,
+        "arrears": total("arrears"),
+        "due_to_date": total("due_to_date"),
+        "paid_to_date": total("paid_to_date"),
+        "loans_past_due": past_due,
+    }
+    return pd.DataFrame(columns, copy=False)
 
 
-def _loan_rows(state_ids: pd.Series, loan_ids: pa.Array) -> np.ndarray:
-    """Row of ``loans`` for every ``loan_state`` row; unknown loans raise a DataError.
+def _loan_rows(state_ids: pd.Series, loan_ids: pd.Series) -> np.ndarray:
+    """Row of ``loans`` for every ``loan_state`` row; unknown or repeated loans raise.
 
-    ``loan_state`` repeats each id once per as-of date in consecutive rows, so ids are
-    looked up once per run of equal neighbours rather than once per row.
+    ``loan_state`` repeats each id once per as-of date in consecutive rows, so only one id
+    per run of equal neighbours is encoded.
     """
     if isinstance(state_ids.dtype, pd.CategoricalDtype):
-        values = _id_array(pd.Series(state_ids.cat.categories))
-        codes = state_ids.cat.codes.to_numpy().astype(np.int64)
-        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else codes
-        run_ids = values.take(pa.array(codes[starts]))
+        codes = state_ids.cat.codes.to_numpy()
+        starts = _run_starts(codes)
+        run_ids = pd.Series(state_ids.to_numpy()[starts], dtype="str")
     else:
-        ids = _id_array(state_ids)
+        ids = (
+            state_ids.array.__arrow_array__()
+            if hasattr(state_ids.array, "__arrow_array__")
+            else pa.array(state_ids)
+        )
+        ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
         if len(ids) > 1:
-            changed = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1))
-            changed = pc.fill_null(changed, True).to_numpy(zero_copy_only=False)
-            starts = np.flatnonzero(np.r_[True, changed])
+            changed = pc.fill_null(pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)), True)
+            starts = np.flatnonzero(np.r_[True, changed.to_numpy(zero_copy_only=False)])
         else:
             starts = np.arange(len(ids))
         run_ids = ids.take(pa.array(starts))
-    found = pc.index_in(run_ids, value_set=loan_ids)
-    if found.null_count:
-        unknown = pc.unique(run_ids.filter(found.is_null())).to_pylist()
-        _raise_problems(
-            [
-                _problem(
-                    "loan_state",
-                    "loan_id",
-                    "unknown_loan",
-                    unknown,
-                    len(unknown),
-                    f"loan_state: {len(unknown)} loan id(s) are not in the loans table.",
-                )
-            ]
-        )
-    run_rows = found.to_numpy(zero_copy_only=False).astype(np.int64)
-    return np.repeat(run_rows, np.diff(np.r_[starts, len(state_ids)]))
+    vocabulary, codes = _encode_ids({"loan_state": run_ids, "loans": loan_ids}, "loan_id")
+    loan_codes, run_codes = codes["loans"], codes["loan_state"]
+    repeated = np.flatnonzero(np.bincount(loan_codes, minlength=len(vocabulary)) > 1)
+    _raise_problems(
+        [
+            _problem(
+                "loans",
+                "loan_id",
+                "not_unique",
+                vocabulary.take(pa.array(repeated[:5])).to_pylist(),
+                len(repeated),
+                f"loans: loan_id must be unique; {len(repeated)} id(s) appear more than once.",
+            )
+        ]
+        if len(repeated)
+        else []
+    )
+    row_of_code = np.full(len(vocabulary), -1, dtype=np.int64)
+    row_of_code[loan_codes] = np.arange(len(loan_codes))
+    run_rows = row_of_code[run_codes]
+    unknown = np.unique(run_codes[run_rows < 0])
+    _raise_problems(
+        [
+            _problem(
+                "loan_state",
+                "loan_id",
+                "unknown_loan",
+                vocabulary.take(pa.array(unknown[:5])).to_pylist(),
+                len(unknown),
+                f"loan_state: {len(unknown)} loan id(s) are not in the loans table.",
+            )
+        ]
+        if len(unknown)
+        else []
+    )
+    return np.repeat(run_rows, np.diff(np.append(starts, len(state_ids))))
 
 
 def settle_installments(installments: pd.DataFrame, payments: pd.DataFrame) -> pd.DataFrame:
@@ -679,53 +722,40 @@ def settle_installments(installments: pd.DataFrame, payments: pd.DataFrame) -> p
           covered.
     """
     vocabulary, inst, pay = _read_tables(installments, payments)
-    low_day = min(
-        int(inst.day.min()) if len(inst.day) else 0, int(pay.day.min()) if len(pay.day) else 0
-    )
+    low_day = int(np.r_[inst.day, pay.day].min()) if len(inst.day) + len(pay.day) else 0
 
     order = _sort_order(inst.loan, inst.day - low_day)
-    loan, day, cents = inst.loan[order], inst.day[order], inst.cents[order].astype(np.int64)
-    running = np.cumsum(cents)
-    starts = np.flatnonzero(np.r_[True, loan[1:] != loan[:-1]]) if len(loan) else loan
-    cumulative = running - np.repeat(
-        running[starts] - cents[starts], np.diff(np.r_[starts, len(loan)])
-    )
+    loan, day = inst.loan[order], inst.day[order]
+    cumulative = _cumsum_within(inst.cents[order].astype(np.int64), _run_starts(loan))
 
-    covered = np.full(len(loan), np.iinfo(np.int64).min, dtype=np.int64)
+    covered = np.full(len(loan), _NO_DAY, dtype=np.int64)
     owed = cumulative > 0
     covered[~owed] = day[~owed]
     if len(pay.loan) and owed.any():
         pay_order = _sort_order(pay.loan, pay.day - low_day)
         pay_loan, pay_day = pay.loan[pay_order], pay.day[pay_order]
-        paid = np.cumsum(pay.cents[pay_order].astype(np.int64))
-        loan_start = np.flatnonzero(np.r_[True, pay_loan[1:] != pay_loan[:-1]])
-        pay_cents = pay.cents[pay_order].astype(np.int64)
-        paid -= np.repeat(
-            paid[loan_start] - pay_cents[loan_start], np.diff(np.r_[loan_start, len(pay_loan)])
-        )
+        paid = _cumsum_within(pay.cents[pay_order].astype(np.int64), _run_starts(pay_loan))
         # A date's payments count together: keep each loan-day's end-of-day total.
-        day_end = np.flatnonzero(
-            np.r_[(pay_loan[1:] != pay_loan[:-1]) | (pay_day[1:] != pay_day[:-1]), True]
-        )
+        day_end = np.append(_run_starts(pay_loan, pay_day)[1:] - 1, len(pay_loan) - 1)
         pay_loan, pay_day, paid = pay_loan[day_end], pay_day[day_end], paid[day_end]
         if (pay.cents < 0).any():
             # Reversals can lower the total; coverage counts from the first time it is reached.
             paid = pd.Series(paid).groupby(pay_loan).cummax().to_numpy()
-        paid = np.maximum(paid, -1)
-        position = _search_in_groups(pay_loan, paid, loan[owed], cumulative[owed], side="left")
+        position = _search_in_groups(
+            pay_loan, np.maximum(paid, -1), loan[owed], cumulative[owed], side="left"
+        )
         position = np.minimum(position, len(pay_loan) - 1)
-        hit = pay_loan[position] == loan[owed]
-        hit &= paid[position] >= cumulative[owed]
+        hit = (pay_loan[position] == loan[owed]) & (paid[position] >= cumulative[owed])
         owed_rows = np.flatnonzero(owed)
         covered[owed_rows[hit]] = pay_day[position[hit]]
 
-    never = covered == np.iinfo(np.int64).min
+    never = covered == _NO_DAY
     days_late = np.maximum(covered - day, 0).astype(np.float64)
     days_late[never] = np.nan
     index = installments.index[order]
     return pd.DataFrame(
         {
-            "loan_id": _id_column(vocabulary, loan, index),
+            "loan_id": id_column(vocabulary, loan, index),
             "due_date": _to_dates(day),
             "amount_due": installments["amount_due"].to_numpy(dtype=np.float64)[order],
             "cumulative_due": cumulative / 100.0,
