@@ -217,6 +217,7 @@ def main() -> None:
 
     from visitrisk import customer_ledger, loan_ledger
 
+    load_before = os.getloadavg()[0]
     phases = Phases()
     with phases("read"):
         installments, payments, loans = _read(DATA_DIR)
@@ -230,6 +231,8 @@ def main() -> None:
     result = {
         "seconds": {name: round(value, 3) for name, value in phases.seconds.items()},
         "total_seconds": round(total, 3),
+        "cpu_seconds": {name: round(value, 3) for name, value in phases.cpu_seconds.items()},
+        "load_average_before": load_before,
         "targets": {"total_seconds": TARGET_SECONDS, "peak_rss_gb": TARGET_GB},
         "met_targets": bool(total <= TARGET_SECONDS and peak <= TARGET_GB),
         "sizes": {

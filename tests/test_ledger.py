@@ -17,8 +17,8 @@ from reference_ledger import (
     reference_settle_installments,
 )
 from visitrisk import DataError, customer_ledger, loan_ledger, settle_installments
+from visitrisk import _grouped as grouped
 from visitrisk import _idcodes as idcodes
-from visitrisk import ledger as ledger_module
 from visitrisk._idcodes import encode_ids
 
 BASE = pd.Timestamp("2026-01-01")
@@ -260,7 +260,7 @@ def test_packed_keys_fall_back_to_chunks_without_changing_results(monkeypatch):
     expected_state = loan_ledger(installments, payments, as_of)
     expected_settle = settle_installments(installments, payments)
     # A tiny key bound forces the lexsort and chunked-search fallbacks for huge inputs.
-    monkeypatch.setattr(ledger_module, "_KEY_LIMIT", 5_000)
+    monkeypatch.setattr(grouped, "_KEY_LIMIT", 5_000)
     pd.testing.assert_frame_equal(loan_ledger(installments, payments, as_of), expected_state)
     pd.testing.assert_frame_equal(settle_installments(installments, payments), expected_settle)
 

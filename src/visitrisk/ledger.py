@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from visitrisk._grouped import cumsum_within, run_starts, search_in_groups, sort_order
 from visitrisk._idcodes import encode_ids, id_column
 from visitrisk.contract import PROBLEM_COLUMNS, DataError
 
@@ -38,8 +39,6 @@ _Examples = Callable[[np.ndarray], Sequence[Any]]
 
 #: Unit of every date column the ledger returns.
 _DATE_DTYPE = "datetime64[us]"
-#: Keys packed into one int64 stay below this bound, so sums of two never overflow.
-_KEY_LIMIT = 2**62
 #: "No date" inside the kernels; also the int64 value of NaT.
 _NO_DAY = np.iinfo(np.int64).min
 
@@ -305,83 +304,6 @@ def _to_dates(days: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
-def _sort_order(major: np.ndarray, minor: np.ndarray) -> np.ndarray:
-    """Stable order by (major, minor, row) for non-negative integer keys.
-
-    Packs the three into one int64 and sorts values (several times faster than ``argsort``
-    for tens of millions of rows); falls back to ``lexsort`` when they do not fit.
-    """
-    n = len(major)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    minor_span = int(minor.max()) + 1
-    major_span = int(major.max()) + 1
-    if major_span * minor_span * n < _KEY_LIMIT:
-        packed = major.astype(np.int64) * minor_span
-        packed += minor
-        packed *= n
-        packed += np.arange(n, dtype=np.int64)
-        packed.sort()
-        return packed % n
-    return np.lexsort((np.arange(n), minor, major))
-
-
-def _run_starts(*keys: np.ndarray) -> np.ndarray:
-    """Return the first index of every run of equal consecutive rows (over all keys)."""
-    n = len(keys[0])
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    changed = np.zeros(n, dtype=bool)
-    changed[0] = True
-    for key in keys:
-        changed[1:] |= key[1:] != key[:-1]
-    return np.flatnonzero(changed)
-
-
-def _cumsum_within(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Return the running sum of int64 ``values`` restarting at each index of ``starts``."""
-    running = np.cumsum(values)
-    lengths = np.diff(np.append(starts, len(values)))
-    running -= np.repeat(running[starts] - values[starts], lengths)
-    return running
-
-
-def _search_in_groups(
-    row_group: np.ndarray,
-    row_value: np.ndarray,
-    query_group: np.ndarray,
-    query_value: np.ndarray,
-    side: str,
-) -> np.ndarray:
-    """``searchsorted`` of each query inside the rows of its own group.
-
-    ``row_group`` is sorted (integers >= 0) and ``row_value`` (int64) non-decreasing within
-    each group. Returns, per query, the global index of the first row of its group whose
-    value is >= (``side="left"``) or > (``side="right"``) the query value, or the index just
-    past the group when there is none. Group and value are packed into one int64 key,
-    chunked by groups when the key could overflow.
-    """
-    result = np.zeros(len(query_group), dtype=np.int64)
-    if len(query_group) == 0 or len(row_group) == 0:
-        return result
-    low = min(int(row_value.min()), int(query_value.min()))
-    span = max(int(row_value.max()), int(query_value.max())) - low + 1
-    groups_per_chunk = max(_KEY_LIMIT // span, 1)
-    first_group = 0
-    last_group = int(max(row_group.max(), query_group.max()))
-    while first_group <= last_group:
-        stop_group = first_group + groups_per_chunk
-        row_start, row_stop = np.searchsorted(row_group, [first_group, stop_group])
-        queries = np.flatnonzero((query_group >= first_group) & (query_group < stop_group))
-        row_key = (row_group[row_start:row_stop].astype(np.int64) - first_group) * span
-        row_key += row_value[row_start:row_stop] - low
-        query_key = (query_group[queries].astype(np.int64) - first_group) * span
-        query_key += query_value[queries] - low
-        result[queries] = row_start + np.searchsorted(row_key, query_key, side=side)
-        first_group = stop_group
-    return result
-
-
 def _buckets(days: np.ndarray, as_of_days: np.ndarray) -> np.ndarray:
     """Index of the first as-of date on or after each day (``len(as_of_days)`` when none).
 
@@ -419,23 +341,33 @@ def _oldest_unpaid_day(
     inst: _Table,
     inst_bucket: np.ndarray,
     due: np.ndarray,
+    paid_floor: np.ndarray,
     query_loan: np.ndarray,
     query_date: np.ndarray,
-    paid_floor: np.ndarray,
 ) -> np.ndarray:
     """Due day of the oldest uncovered positive installment for each (loan, as-of) query.
 
-    A query is a (loan, as-of index) whose cumulative due exceeds ``paid_floor`` (paid to
-    date, floored at 0). The answer lies in the as-of bucket where the loan's cumulative due
+    ``due`` and ``paid_floor`` (paid to date, floored at 0) are cents per (loan, as-of
+    date); a query is a (loan, as-of index) where the first exceeds the second, in
+    row-major order. The answer lies in the as-of bucket where the loan's cumulative due
     first exceeds the paid amount, so only the installments of those (loan, bucket) pairs,
     a small share of the schedule, are sorted and searched.
     """
     n_loans, n_dates = due.shape
-    # Cumulative due never decreases over as-of dates: count the dates it stays covered.
-    crossing = np.zeros(len(query_loan), dtype=np.int64)
+    # Cumulative due never decreases over as-of dates: for each queried loan and date,
+    # count the as-of dates whose cumulative due the payments cover.
+    first_query = run_starts(query_loan)
+    queried = query_loan[first_query]
+    query_row = np.repeat(np.arange(len(queried)), np.diff(np.append(first_query, len(query_loan))))
+    due_queried, paid_queried = due[queried], paid_floor[queried]
+    covered_dates = np.zeros((len(queried), n_dates), dtype=np.int64)
     for date_index in range(n_dates):
-        crossing += due[query_loan, date_index] <= paid_floor
-    covered_before = np.where(crossing > 0, due[query_loan, np.maximum(crossing - 1, 0)], 0.0)
+        covered_dates += due_queried[:, date_index, None] <= paid_queried
+    crossing = covered_dates[query_row, query_date]
+    before = np.maximum(crossing - 1, 0)
+    covered_before = np.where(crossing > 0, due_queried[query_row, before], 0.0)
+    paid_in_bucket = (paid_queried[query_row, query_date] - covered_before).astype(np.int64)
+    del due_queried, paid_queried, covered_dates
     query_key = query_loan * (n_dates + 1) + crossing
 
     # Narrow the schedule in two cheap steps: rows of loans with a query (a small lookup
@@ -450,12 +382,10 @@ def _oldest_unpaid_day(
     keep = wanted[row_key] & (inst.cents[rows] > 0)
     del wanted
     rows, row_key = rows[keep], row_key[keep]
-    order = _sort_order(row_key, inst.day[rows] - int(inst.day[rows].min()))
+    order = sort_order(row_key, inst.day[rows] - int(inst.day[rows].min()))
     rows, group = rows[order], row_key[order]
-    within = _cumsum_within(inst.cents[rows].astype(np.int64), _run_starts(group))
-    position = _search_in_groups(
-        group, within, query_key, (paid_floor - covered_before).astype(np.int64), side="right"
-    )
+    within = cumsum_within(inst.cents[rows].astype(np.int64), run_starts(group))
+    position = search_in_groups(group, within, query_key, paid_in_bucket, side="right")
     return inst.day[rows[position]]
 
 
@@ -529,9 +459,7 @@ def loan_ledger(installments: pd.DataFrame, payments: pd.DataFrame, as_of: Any) 
     days_past_due = np.zeros((n_loans, n_dates), dtype=np.int64)
     oldest = np.full((n_loans, n_dates), _NO_DAY, dtype=np.int64)  # becomes datetime64[us]
     if len(query_loan):
-        oldest_day = _oldest_unpaid_day(
-            inst, inst_bucket, due, query_loan, query_date, paid_floor[query_loan, query_date]
-        )
+        oldest_day = _oldest_unpaid_day(inst, inst_bucket, due, paid_floor, query_loan, query_date)
         overdue = as_of_days[query_date] - oldest_day
         days_past_due[query_loan, query_date] = overdue
         late = overdue > 0
@@ -638,7 +566,7 @@ def _loan_rows(state_ids: pd.Series, loan_ids: pd.Series) -> np.ndarray:
     """
     if isinstance(state_ids.dtype, pd.CategoricalDtype):
         codes = state_ids.cat.codes.to_numpy()
-        starts = _run_starts(codes)
+        starts = run_starts(codes)
         run_ids = pd.Series(state_ids.to_numpy()[starts], dtype="str")
     else:
         ids = (
@@ -724,24 +652,24 @@ def settle_installments(installments: pd.DataFrame, payments: pd.DataFrame) -> p
     vocabulary, inst, pay = _read_tables(installments, payments)
     low_day = int(np.r_[inst.day, pay.day].min()) if len(inst.day) + len(pay.day) else 0
 
-    order = _sort_order(inst.loan, inst.day - low_day)
+    order = sort_order(inst.loan, inst.day - low_day)
     loan, day = inst.loan[order], inst.day[order]
-    cumulative = _cumsum_within(inst.cents[order].astype(np.int64), _run_starts(loan))
+    cumulative = cumsum_within(inst.cents[order].astype(np.int64), run_starts(loan))
 
     covered = np.full(len(loan), _NO_DAY, dtype=np.int64)
     owed = cumulative > 0
     covered[~owed] = day[~owed]
     if len(pay.loan) and owed.any():
-        pay_order = _sort_order(pay.loan, pay.day - low_day)
+        pay_order = sort_order(pay.loan, pay.day - low_day)
         pay_loan, pay_day = pay.loan[pay_order], pay.day[pay_order]
-        paid = _cumsum_within(pay.cents[pay_order].astype(np.int64), _run_starts(pay_loan))
+        paid = cumsum_within(pay.cents[pay_order].astype(np.int64), run_starts(pay_loan))
         # A date's payments count together: keep each loan-day's end-of-day total.
-        day_end = np.append(_run_starts(pay_loan, pay_day)[1:] - 1, len(pay_loan) - 1)
+        day_end = np.append(run_starts(pay_loan, pay_day)[1:] - 1, len(pay_loan) - 1)
         pay_loan, pay_day, paid = pay_loan[day_end], pay_day[day_end], paid[day_end]
         if (pay.cents < 0).any():
             # Reversals can lower the total; coverage counts from the first time it is reached.
             paid = pd.Series(paid).groupby(pay_loan).cummax().to_numpy()
-        position = _search_in_groups(
+        position = search_in_groups(
             pay_loan, np.maximum(paid, -1), loan[owed], cumulative[owed], side="left"
         )
         position = np.minimum(position, len(pay_loan) - 1)
