@@ -14,6 +14,7 @@ from visitrisk.evaluation import (
     plot_calibration,
     plot_qini_curve,
 )
+from visitrisk.explain import Explanation, explain  # eager: lazy would lose to the submodule
 from visitrisk.features import build_features, feature_registry
 from visitrisk.labels import TrainingSet, build_training_set
 from visitrisk.ledger import customer_ledger, loan_ledger, settle_installments
@@ -66,6 +67,7 @@ __all__ = [
     "DRLearner",
     "DataError",
     "EvaluationReport",
+    "Explanation",
     "PlanRules",
     "Portfolio",
     "SLearner",
@@ -81,6 +83,7 @@ __all__ = [
     "build_training_set",
     "customer_ledger",
     "evaluate_scores",
+    "explain",
     "feature_registry",
     "fit_nuisances",
     "load_portfolio",
