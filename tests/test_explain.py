@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from visitrisk.explain import (
     ADDITIVITY_TOLERANCE,
@@ -298,6 +299,8 @@ def test_bad_input_is_refused(fitted, book, tmp_path):
     X = book[0].iloc[:10]
     with pytest.raises(TypeError, match="visitrisk learner or UpliftModel"):
         explain(object(), X)
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        explain(UpliftModel(), X)
     with pytest.raises(ValueError, match="background_size must be an int >= 1"):
         explain(fitted["t"], X, background_size=0)
     with pytest.raises(ValueError, match="missing feature"):
