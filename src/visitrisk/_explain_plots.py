@@ -215,8 +215,14 @@ def waterfall(explanation: Explanation, customer_id: Any, lang: str, max_feature
         colours = ["#c0392b" if value > 0 else "#2471a3" for value in contributions]
         axes.barh(positions, contributions, left=start, color=colours, height=0.6)
         for position, left, value in zip(positions, start, contributions, strict=True):
+            # Labels sit right of each bar's right end, whatever its sign.
             axes.text(
-                left + value, position, f" {value:+.3f}", va="center", fontsize=8, color="0.2"
+                max(left, left + value),
+                position,
+                f" {value:+.3f}",
+                va="center",
+                fontsize=8,
+                color="0.2",
             )
         axes.axvline(base, color="0.5", linestyle="--", linewidth=0.8)
         axes.axvline(uplift, color="0.2", linewidth=0.8)

@@ -481,7 +481,12 @@ def _lightgbm_model(model: Any, owner: str) -> Any:
 
 
 def _pred_contrib(model: Any, X: pd.DataFrame, n_jobs: int, owner: str) -> np.ndarray:
-    """Path-dependent TreeSHAP of a LightGBM regressor's raw output; last column = base."""
+    """Path-dependent TreeSHAP of a LightGBM regressor's raw output; last column = base.
+
+    Explaining each tree once per distinct pattern of split sides and copying the values
+    to the rows sharing it gives the same numbers, but was measured only 1.4 times cheaper
+    at 10^5 rows (a quarter of the rows have their own pattern per tree): not worth it.
+    """
     regressor = _lightgbm_model(model, owner)
     return np.asarray(regressor.predict(X, pred_contrib=True, num_threads=n_jobs), dtype=float)
 
