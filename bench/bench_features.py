@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -217,6 +218,7 @@ def measure(task: str, folder: Path) -> dict:
         tables = _read(folder)
         portfolio = vr.Portfolio(**tables)
     result: dict = {"rows": {name: len(table) for name, table in tables.items()}}
+    cpu_before = _cpu_seconds()
     with phases(task):
         if task == "features":
             features = vr.build_features(portfolio, AS_OF)
@@ -229,6 +231,9 @@ def measure(task: str, folder: Path) -> dict:
             result["treated_share"] = round(float(training.treatment.mean()), 4)
             result["cured_share"] = round(float(training.cured.mean()), 4)
     result["seconds"] = {name: round(value, 2) for name, value in phases.seconds.items()}
+    # CPU time (user + system) of the task: less sensitive than wall time to other jobs
+    # sharing the machine's two cores.
+    result["cpu_seconds"] = round(_cpu_seconds() - cpu_before, 2)
     # ru_maxrss survives fork and exec: the orchestrating parent stays small on purpose.
     result["peak_rss_gb"] = round(peak_rss_gb(), 2)
     status = Path("/proc/self/status")
@@ -238,6 +243,11 @@ def measure(task: str, folder: Path) -> dict:
         )
         result["vm_hwm_gb"] = round(int(high_water.split()[1]) * 1024 / 1e9, 2)
     return result
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _child(task: str, folder: Path) -> dict:

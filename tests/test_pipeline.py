@@ -1,13 +1,113 @@
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
-from visitrisk import load_portfolio
+from visitrisk import load_portfolio, simulate_portfolio
 from visitrisk.cli import app
+from visitrisk.pipeline import REGISTERED_MODEL_NAME, run
+
+AS_OF = "2026-11-30"
 
 
-def test_demo_writes_a_valid_portfolio_and_reports_it(tmp_path):
-    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--customers", "500"])
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("book")
+    return simulate_portfolio(1_200, seed=3, as_of=AS_OF).write(folder / "data", "csv")
+
+
+@pytest.fixture(scope="module")
+def cli_run(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    args = ["run", str(data_dir), "--as-of", AS_OF, "--start", "2026-12-01", "--days", "10"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out), "--seed", "1"])
+    return result, out
+
+
+def test_run_writes_every_output(cli_run):
+    result, out = cli_run
     assert result.exit_code == 0, result.output
-    assert "delinquent_customers" in result.output
-    assert str(tmp_path / "data") in result.output.replace("\n", "")
-    portfolio = load_portfolio(tmp_path / "data")
-    assert len(portfolio.customers) == 500
+    for name in ("visit_plan.csv", "exclusions.csv", "visit_plan.xlsx", "visit_plan.html"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "figures" / "evaluation.png").stat().st_size > 0
+    summary = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+    assert summary["not_logged"] == []
+    assert {"qini_auc_ipw", "ate_dr"} <= set(summary["metrics"])
+    assert not list(out.glob("*.tmp"))
+
+
+def test_every_delinquent_customer_is_planned_or_excluded(cli_run, data_dir):
+    _, out = cli_run
+    plan = pd.read_csv(out / "visit_plan.csv", dtype=str, encoding="utf-8-sig")
+    exclusions = pd.read_csv(out / "exclusions.csv", dtype=str, encoding="utf-8-sig")
+    summary = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+    listed = pd.concat([plan["customer_id"], exclusions["customer_id"]])
+    assert not listed.duplicated().any()
+    assert len(listed) == summary["counts"]["delinquent_scored"]
+    # Personal data never leaves unmasked.
+    customers = load_portfolio(data_dir).customers.set_index("customer_id")
+    if "phone" in plan:
+        raw = customers.loc[plan["customer_id"], "phone"].to_numpy()
+        assert not (plan["phone"].to_numpy() == raw).any()
+
+
+def test_logged_model_reproduces_scores_in_a_fresh_process(cli_run, data_dir):
+    _, out = cli_run
+    summary = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+    uri = summary["mlflow"]["tracking_uri"]
+    code = f"""
+import sys, pandas as pd
+from visitrisk import build_features, load_portfolio
+from visitrisk.tracking import load_scoring_model
+model = load_scoring_model("models:/{REGISTERED_MODEL_NAME}@challenger", tracking_uri="{uri}")
+features = build_features(load_portfolio(r"{data_dir}"), "{AS_OF}")
+scores = model.predict(features)  # one row per input row, in input order
+scores.index = features.index
+scores.to_csv(sys.stdout)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    from io import StringIO
+
+    scored = pd.read_csv(StringIO(done.stdout), dtype={"customer_id": str})
+    scored = scored.set_index("customer_id")
+    plan = pd.read_csv(out / "visit_plan.csv", dtype={"customer_id": str}, encoding="utf-8-sig")
+    plan = plan.set_index("customer_id")
+    assert len(plan) > 0
+    pd.testing.assert_series_equal(
+        scored.loc[plan.index, "uplift"], plan["uplift"], check_names=False, rtol=1e-9
+    )
+
+
+def test_unreachable_tracking_store_still_yields_the_plan(data_dir, tmp_path):
+    with pytest.warns(UserWarning, match="MLflow|tracking|logged"):
+        result = run(
+            data_dir,
+            as_of=AS_OF,
+            start="2026-12-01",
+            days=5,
+            out_dir=tmp_path,
+            tracking_uri="http://127.0.0.1:9",
+        )
+    assert result.not_logged
+    assert (tmp_path / "visit_plan.csv").exists()
+    summary = json.loads((tmp_path / "run_summary.json").read_text(encoding="utf-8"))
+    assert summary["not_logged"] == result.not_logged
+
+
+def test_broken_table_exits_1_and_writes_nothing(data_dir, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for path in data_dir.glob("*.csv"):
+        (broken / path.name).write_bytes(path.read_bytes())
+    loans = pd.read_csv(broken / "loans.csv", dtype=str)
+    loans.loc[loans.index[:2], "principal"] = "-5"
+    loans.to_csv(broken / "loans.csv", index=False)
+    out = tmp_path / "out"
+    args = ["run", str(broken), "--as-of", AS_OF, "--start", "2026-12-01", "--days", "5"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 1
+    assert "non_positive_principal" in result.output
+    assert not out.exists()

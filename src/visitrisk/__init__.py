@@ -4,12 +4,13 @@ Uplift models of the effect of a collections visit on a delinquent customer's ch
 cure, exact explanations, and visit plans that fit the staff a bank has.
 """
 
+# Names are listed once in __all__ below; everything else in the package is private.
 from typing import TYPE_CHECKING
 
-# Names are listed once in __all__ below; everything else in the package is private.
 from visitrisk.contract import DataError, Portfolio, load_portfolio
 from visitrisk.evaluation import (
     EvaluationReport,
+    evaluate,
     evaluate_scores,
     plot_calibration,
     plot_qini_curve,
@@ -44,7 +45,10 @@ from visitrisk.report import (
 from visitrisk.simulate import SimulatedPortfolio, simulate_portfolio
 
 if TYPE_CHECKING:
+    from visitrisk.experiment import run_experiment, split_by_time
     from visitrisk.learners import DRLearner, SLearner, TLearner, UpliftModel, XLearner
+    from visitrisk.specs import ModelSpec, load_experiment_spec, load_model_spec
+    from visitrisk.tracking import load_scoring_model, promote, start_run
 
 __version__ = "0.1.0.dev0"
 
@@ -53,6 +57,12 @@ _LAZY = {
     name: "visitrisk.learners"
     for name in ("DRLearner", "SLearner", "TLearner", "UpliftModel", "XLearner")
 }
+# MLflow tracking, model specs and experiments (MLflow itself loads on first use).
+_LAZY.update(
+    dict.fromkeys(("ModelSpec", "load_experiment_spec", "load_model_spec"), "visitrisk.specs")
+)
+_LAZY.update(dict.fromkeys(("load_scoring_model", "promote", "start_run"), "visitrisk.tracking"))
+_LAZY.update(dict.fromkeys(("run_experiment", "split_by_time"), "visitrisk.experiment"))
 
 
 def __getattr__(name: str) -> object:
@@ -68,6 +78,7 @@ __all__ = [
     "DataError",
     "EvaluationReport",
     "Explanation",
+    "ModelSpec",
     "PlanRules",
     "Portfolio",
     "SLearner",
@@ -82,11 +93,15 @@ __all__ = [
     "build_features",
     "build_training_set",
     "customer_ledger",
+    "evaluate",
     "evaluate_scores",
     "explain",
     "feature_registry",
     "fit_nuisances",
+    "load_experiment_spec",
+    "load_model_spec",
     "load_portfolio",
+    "load_scoring_model",
     "loan_ledger",
     "mask_personal_columns",
     "perfect_qini_curve",
@@ -95,13 +110,17 @@ __all__ = [
     "plot_calibration",
     "plot_qini_curve",
     "policy_value",
+    "promote",
     "pseudo_outcomes",
     "qini_auc_score",
     "qini_auc_score_ipw",
     "qini_curve",
     "qini_curve_ipw",
+    "run_experiment",
     "settle_installments",
     "simulate_portfolio",
+    "split_by_time",
+    "start_run",
     "uplift_at_k",
     "uplift_auc_score",
     "uplift_auc_score_ipw",

@@ -25,8 +25,8 @@ __all__: list[str] = []
 #: 150 trees at learning rate 0.1 (the DR learner fits 2 × n_folds outcome and n_folds
 #: propensity models, so tree count dominates its fit time), leaves of at least 50 rows
 #: so rare segments are not memorised, row and column subsampling for variance, and
-#: deterministic column-wise histograms so the same data, seed and n_jobs give the same
-#: model.
+#: deterministic row-wise histograms (faster than column-wise for many rows and few
+#: threads) so the same data, seed and n_jobs give the same model.
 LGBM_CLASSIFIER_DEFAULTS: dict[str, Any] = {
     "n_estimators": 150,
     "learning_rate": 0.1,
@@ -37,7 +37,7 @@ LGBM_CLASSIFIER_DEFAULTS: dict[str, Any] = {
     "colsample_bytree": 0.8,
     "reg_lambda": 1.0,
     "deterministic": True,
-    "force_col_wise": True,
+    "force_row_wise": True,
     "verbose": -1,
 }
 
@@ -54,7 +54,7 @@ LGBM_REGRESSOR_DEFAULTS: dict[str, Any] = {
     "colsample_bytree": 0.8,
     "reg_lambda": 5.0,
     "deterministic": True,
-    "force_col_wise": True,
+    "force_row_wise": True,
     "verbose": -1,
 }
 

@@ -5,6 +5,7 @@ It only assembles stages; every piece of logic lives in the stage modules.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -145,31 +146,219 @@ def features(
 
 
 @app.command()
+def run(
+    data_dir: Annotated[
+        Path,
+        typer.Argument(exists=True, file_okay=False, help="Folder of contract tables."),
+    ],
+    as_of: Annotated[str, typer.Option("--as-of", help="Day whose state is scored (ISO).")],
+    start: Annotated[str, typer.Option("--start", help="First day of the plan (ISO).")],
+    days: Annotated[int, typer.Option("--days", min=1, help="Calendar days of the plan.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for every output.")],
+    model: Annotated[
+        Path | None, typer.Option("--model", exists=True, help="Model spec (YAML).")
+    ] = None,
+    holdout: Annotated[
+        float, typer.Option("--holdout", min=0.0, max=0.9, help="Share withheld at random.")
+    ] = 0.1,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+    lang: Annotated[Literal["en", "zh"], typer.Option("--lang", help="Report language.")] = "en",
+    tracking_uri: Annotated[
+        str | None, typer.Option("--tracking-uri", help="MLflow store (default: OUT/mlflow.db).")
+    ] = None,
+) -> None:
+    """Validate, train, evaluate, score, explain and plan visits; write reports; log to MLflow.
+
+    Exit code 0 when the plan is written, 1 when the tables break the data contract (the
+    validation report is printed and nothing is written), 2 on a usage error.
+    """
+    from visitrisk.contract import DataError
+    from visitrisk.pipeline import run as run_pipeline
+
+    try:
+        result = _with_progress(
+            lambda say: run_pipeline(
+                data_dir,
+                as_of=as_of,
+                start=start,
+                days=days,
+                out_dir=out,
+                model_spec=model,
+                holdout=holdout,
+                seed=seed,
+                lang=lang,
+                tracking_uri=tracking_uri,
+                progress=say,
+            )
+        )
+    except DataError as error:
+        _print_report(error.row_counts, error.problems, error.warnings)
+        raise typer.Exit(code=1) from None
+    _print_run_summary(result)
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for data and outputs.")] = Path(
         "demo_output"
     ),
-    customers: Annotated[int, typer.Option("--customers", min=100, help="Customers.")] = 20_000,
+    customers: Annotated[int, typer.Option("--customers", min=500, help="Customers.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
 ) -> None:
     """Simulate a portfolio and run visitrisk on it end to end; print where outputs are."""
+    from visitrisk.pipeline import run_demo
+
+    result = _with_progress(
+        lambda say: run_demo(out, n_customers=customers, seed=seed, progress=say)
+    )
+    _print_run_summary(result)
+
+
+def _with_progress(job):
+    """Run ``job(say)`` showing each step it announces as a finished line and a spinner."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    state = {"status": None, "message": None, "started": 0.0}
+
+    def finish() -> None:
+        if state["message"] is not None:
+            elapsed = time.perf_counter() - state["started"]
+            console.print(f"[green]done[/green] {state['message']} ({elapsed:.1f} s)")
+
+    def say(message: str) -> None:
+        finish()
+        state["message"], state["started"] = message, time.perf_counter()
+        state["status"].update(message + "...")
+
+    with console.status("Starting...") as status:
+        state["status"] = status
+        result = job(say)
+        finish()
+    return result
+
+
+def _print_run_summary(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from visitrisk.pipeline import run_demo
-
     console = Console()
-    with console.status("Simulating and validating a portfolio..."):
-        result = run_demo(out, n_customers=customers, seed=seed)
-    table = Table(title="Demo portfolio", title_justify="left")
+    summary = result.summary
+    plan, counts, metrics = summary["plan"], summary["counts"], summary["metrics"]
+    table = Table(title=f"Visit plan {plan.get('plan_id', '')}", title_justify="left")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    for name, value in result.summary.items():
-        table.add_row(name, f"{value:,}" if isinstance(value, int | float) else str(value))
+    rows = [
+        ("customers delinquent on " + summary["as_of"], f"{counts['delinquent_scored']:,}"),
+        ("visits planned", f"{counts['planned_visits']:,}"),
+        ("held out at random", f"{counts['holdout']:,}"),
+        ("excluded (see exclusions.csv)", f"{counts['excluded']:,}"),
+        ("capacity used", f"{plan.get('capacity_used', float('nan')):.0%}"),
+        ("expected incremental cures", f"{plan.get('expected_incremental_cures', 0):.1f}"),
+        ("Qini AUC, IPW (test snapshots)", f"{metrics.get('qini_auc_ipw', float('nan')):.3f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
     console.print(table)
-    console.print(f"Contract tables: {result.data_dir}")
     for name, path in result.outputs.items():
-        console.print(f"{name}: {path}")
+        console.print(f"{name:>15}: {path}")
+    tracking = summary.get("mlflow", {})
+    if result.not_logged:
+        console.print("[yellow]Not logged to MLflow:[/yellow] " + "; ".join(result.not_logged))
+    elif tracking.get("tracking_uri"):
+        uri = tracking["tracking_uri"]
+        console.print(f"MLflow run {tracking.get('run_id')} in {uri}")
+        console.print(f"Open the MLflow UI with: mlflow ui --backend-store-uri {uri}")
+
+
+@app.command()
+def experiment(
+    spec: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Experiment spec (YAML).")
+    ],
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option("--tracking-uri", help="MLflow store (default: OUT/mlflow.db)."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for outputs.")] = Path(
+        "experiment_output"
+    ),
+) -> None:
+    """Fit several model specs on the same data and split; compare them in MLflow."""
+    from rich.console import Console
+
+    from visitrisk.contract import DataError
+    from visitrisk.experiment import run_experiment
+    from visitrisk.specs import SpecError
+
+    console = Console()
+    try:
+        with console.status("Running the experiment...") as status:
+            result = run_experiment(
+                spec, out_dir=out, tracking_uri=tracking_uri, progress=status.update
+            )
+    except SpecError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from None
+    except DataError as error:
+        _print_report(error.row_counts, error.problems, error.warnings)
+        raise typer.Exit(code=1) from None
+    console.print(_comparison_table(result.comparison))
+    console.print(f"Comparison table: {result.comparison_path}")
+    console.print(
+        f"MLflow experiment {result.experiment_name!r} in {result.tracking_uri}; open it with\n"
+        f"  mlflow ui --backend-store-uri {result.tracking_uri}"
+    )
+    for line in result.not_logged:
+        console.print(f"[yellow]Not logged: {line}[/yellow]")
+
+
+def _comparison_table(comparison: pd.DataFrame) -> object:
+    import math
+
+    from rich.table import Table
+
+    def number(value: float, digits: int = 3) -> str:
+        return "-" if math.isnan(value) else f"{value:.{digits}f}"
+
+    def money(value: float) -> str:
+        return "-" if math.isnan(value) else f"{value / 1000:,.0f}k"
+
+    stems = [c for c in comparison.columns if c.startswith("value_weighted_top_")]
+    shares = [c.split("_")[3] for c in stems if c.endswith("_dr")]
+    table = Table(title="Models on the test snapshots", title_justify="left")
+    for header in (
+        "model",
+        "learner",
+        "fit (s)",
+        "Qini AUC (IPW)",
+        "uplift AUC (IPW)",
+        "AUC visited / not",
+    ):
+        table.add_column(header, justify="left" if header in ("model", "learner") else "right")
+    for share in shares:
+        label = share.replace("pct", " %")
+        table.add_column(f"value top {label} DR, CNY [95 % CI]", justify="right")
+        table.add_column(f"true / oracle top {label}", justify="right")
+    for row in comparison.to_dict("records"):
+        cells = [
+            row["model"],
+            row["learner"],
+            number(row["fit_seconds"], 1),
+            number(row["qini_auc_ipw"]),
+            number(row["uplift_auc_ipw"]),
+            f"{number(row['auc_visited'], 2)} / {number(row['auc_not_visited'], 2)}",
+        ]
+        for share in shares:
+            stem = f"value_weighted_top_{share}_dr"
+            cells.append(
+                f"{money(row[stem])} [{money(row[stem + '_ci_low'])}, "
+                f"{money(row[stem + '_ci_high'])}]"
+            )
+            true_share = row[f"true_value_share_top_{share}"]
+            cells.append("-" if math.isnan(true_share) else f"{100 * true_share:.0f} %")
+        table.add_row(*cells)
+    return table
 
 
 @app.command()

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["EvaluationReport", "evaluate_scores", "plot_calibration", "plot_qini_curve"]
+__all__ = ["EvaluationReport", "evaluate", "evaluate_scores", "plot_calibration", "plot_qini_curve"]
 
 #: Columns of :meth:`EvaluationReport.to_frame`.
 METRIC_COLUMNS: tuple[str, ...] = ("estimate", "ci_low", "ci_high", "estimator", "unit")
@@ -445,4 +445,66 @@ def evaluate_scores(
         calibration=calibration,
         nuisances=frame,
         randomized=is_randomized,
+    )
+
+
+def evaluate(
+    model: Any,
+    test_set: Any,
+    *,
+    capacities: tuple[float | int, ...] = (0.1, 0.2, 0.3),
+    randomized: bool | float | ArrayLike | None = None,
+    nuisances: pd.DataFrame | None = None,
+    n_boot: int = 1000,
+    random_state: int | None = 0,
+    n_jobs: int = 1,
+) -> EvaluationReport:
+    """Evaluate a fitted uplift model on a held-out training set.
+
+    The model's uplift on ``test_set.X`` is judged against the observed cures with the
+    inverse-propensity and doubly-robust estimators of :func:`evaluate_scores`; the
+    nuisance models are cross-fitted on the test set, in folds grouped by customer, and the
+    bootstrap resamples whole customers. Value-weighted metrics use the test set's
+    ``value_at_stake`` (CNY).
+
+    Parameters
+    ----------
+    model : UpliftModel or uplift learner
+        Anything fitted with a ``predict(X)`` returning the uplift (probability units).
+    test_set : TrainingSet
+        Rows the model was not fitted on, e.g. later snapshots
+        (:func:`visitrisk.experiment.split_by_time`).
+    capacities : tuple of float or int, default (0.1, 0.2, 0.3)
+        Shares (or counts) of test rows visited for the value-at-capacity metrics.
+    randomized : bool, float or array-like, optional
+        Whether visits in the test set were randomised (see :func:`evaluate_scores`);
+        naive metrics are reported unlabelled only then.
+    nuisances : pandas.DataFrame, optional
+        Out-of-fold ``mu0``, ``mu1``, ``propensity`` for the test rows, to share one fit
+        between several models compared on the same test set.
+    n_boot : int, default 1000
+        Bootstrap replicates for the confidence intervals.
+    random_state : int, optional
+        Seed of the folds and the bootstrap.
+    n_jobs : int, default 1
+        Threads for the nuisance models.
+
+    Returns
+    -------
+    EvaluationReport
+    """
+    customers = test_set.customer_id.to_numpy()
+    return evaluate_scores(
+        np.asarray(model.predict(test_set.X), dtype=float),
+        test_set.cured.to_numpy(),
+        test_set.treatment.to_numpy(),
+        test_set.X if nuisances is None else None,
+        customers,
+        test_set.value_at_stake.to_numpy(),
+        capacities=capacities,
+        randomized=randomized,
+        nuisances=nuisances,
+        n_boot=n_boot,
+        random_state=random_state,
+        n_jobs=n_jobs,
     )

@@ -15,17 +15,14 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from visitrisk._book import _day, _delinquency_spells, _make_book
+from visitrisk._feature_groups import _next_event_day, _previous_event_day
 from visitrisk.contract import Portfolio
 from visitrisk.features import (
     _as_timestamp,
     _check_min_dpd,
-    _day,
-    _delinquency_spells,
     _features_on_dates,
-    _make_book,
-    _next_event_day,
     _param_error,
-    _previous_event_day,
 )
 
 __all__ = ["TrainingSet", "build_training_set", "last_observed_day", "monthly_snapshots"]
@@ -412,7 +409,7 @@ def _cure_day(
     """First day after ``day`` on which the customer is at 0 days past due.
 
     The customer is delinquent on ``day``, so ``day`` lies inside one of the customer's
-    delinquency runs (see :func:`visitrisk.features._delinquency_spells` for why the runs
+    delinquency runs (see :func:`visitrisk._book._delinquency_spells` for why the runs
     are exact under FIFO); the cure is the day after that run ends. A run still open on
     ``end_day`` gives no cure (``2**40``). Each run is found by a binary search: no loop
     over customers or days.

@@ -98,10 +98,11 @@ class _UpliftLearner(BaseEstimator):
         labels = _inp.validate_groups(groups, n_rows, owner)
         _inp.check_arms_have_both_outcomes(outcome, arm, owner)
         self._schema = schema
+        self._fit(frame, outcome, arm, weights, labels, check_random_state(self.random_state))
+        # Set last: a fit that raised leaves the learner unfitted for check_is_fitted.
         self.n_features_in_ = frame.shape[1]
         if schema.from_frame:
             self.feature_names_in_ = np.asarray(schema.names, dtype=object)
-        self._fit(frame, outcome, arm, weights, labels, check_random_state(self.random_state))
         return self
 
     def predict(self, X: Any) -> np.ndarray:

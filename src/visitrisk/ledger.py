@@ -39,6 +39,8 @@ _Examples = Callable[[np.ndarray], Sequence[Any]]
 
 #: Unit of every date column the ledger returns.
 _DATE_DTYPE = "datetime64[us]"
+#: Rows per block where a step runs block by block to keep temporaries small.
+_BLOCK = 1 << 20
 #: "No date" inside the kernels; also the int64 value of NaT.
 _NO_DAY = np.iinfo(np.int64).min
 
@@ -125,7 +127,12 @@ def _days_of(values: np.ndarray) -> np.ndarray:
     ticks = _TICKS_PER_DAY.get(unit)
     if ticks is None or ticks % count:
         return values.astype("datetime64[D]").astype(np.int64).astype(np.int32)
-    return (values.view(np.int64) // (ticks // count)).astype(np.int32)
+    raw = values.view(np.int64)
+    days = np.empty(len(raw), dtype=np.int32)
+    # By blocks: a full-length int64 temporary would cost fresh memory pages (page faults).
+    for start in range(0, len(raw), _BLOCK):
+        days[start : start + _BLOCK] = raw[start : start + _BLOCK] // (ticks // count)
+    return days
 
 
 def _day_numbers(frame: pd.DataFrame, table: str, column: str, examples: _Examples) -> np.ndarray:
@@ -234,12 +241,11 @@ class _Table:
         self.day = day
         self.cents = cents
 
-    def bucket_key(self, bucket: np.ndarray, n_buckets: int) -> np.ndarray:
-        """Return the int64 key ``loan * n_buckets + bucket`` of every row."""
-        key = self.loan.astype(np.int64)
-        key *= n_buckets
-        key += bucket
-        return key
+    def bucket_key(self, bucket: np.ndarray, n_buckets: int, out: np.ndarray) -> np.ndarray:
+        """Write the int64 key ``loan * n_buckets + bucket`` of every row into ``out``."""
+        np.multiply(self.loan, n_buckets, out=out, dtype=np.int64)
+        out += bucket
+        return out
 
 
 def _examples_from_codes(vocabulary: pa.Array, codes: np.ndarray) -> _Examples:
@@ -316,12 +322,14 @@ def _buckets(days: np.ndarray, as_of_days: np.ndarray) -> np.ndarray:
     first, last = int(days.min()), int(days.max())
     if last - first > 4 * len(days) + 100_000:
         return np.searchsorted(as_of_days, days, side="left").astype(dtype)
+    # Days since 1970 index the table directly (no shifted copy of the days).
+    first = min(first, 0)
     table = np.searchsorted(as_of_days, np.arange(first, last + 1), side="left").astype(dtype)
-    return table[days - first]
+    return table[days] if first == 0 else table[days - first]
 
 
 def _cumulative_by_date(
-    table: _Table, bucket: np.ndarray, n_loans: int, n_dates: int
+    table: _Table, bucket: np.ndarray, n_loans: int, n_dates: int, scratch: np.ndarray
 ) -> np.ndarray:
     """Cents per loan up to each as-of date: float64 (n_loans, n_dates) of whole numbers.
 
@@ -329,7 +337,7 @@ def _cumulative_by_date(
     between these sums are exact.
     """
     totals = np.bincount(
-        table.bucket_key(bucket, n_dates + 1),
+        table.bucket_key(bucket, n_dates + 1, out=scratch[: len(bucket)]),
         weights=table.cents,
         minlength=n_loans * (n_dates + 1),
     ).reshape(n_loans, n_dates + 1)
@@ -376,7 +384,9 @@ def _oldest_unpaid_day(
     queried_loan[query_loan] = True
     rows = np.flatnonzero(queried_loan[inst.loan])
     del queried_loan
-    row_key = inst.loan[rows].astype(np.int64) * (n_dates + 1) + inst_bucket[rows]
+    row_key = inst.loan[rows].astype(np.int64)
+    row_key *= n_dates + 1
+    row_key += inst_bucket[rows]
     wanted = np.zeros(n_loans * (n_dates + 1), dtype=bool)
     wanted[query_key] = True
     keep = wanted[row_key] & (inst.cents[rows] > 0)
@@ -451,9 +461,10 @@ def loan_ledger(installments: pd.DataFrame, payments: pd.DataFrame, as_of: Any) 
     n_loans, n_dates = len(vocabulary), len(as_of_days)
 
     inst_bucket = _buckets(inst.day, as_of_days)
-    due = _cumulative_by_date(inst, inst_bucket, n_loans, n_dates)
-    paid = _cumulative_by_date(pay, _buckets(pay.day, as_of_days), n_loans, n_dates)
-    del pay
+    scratch = np.empty(max(len(inst.loan), len(pay.loan)), dtype=np.int64)
+    due = _cumulative_by_date(inst, inst_bucket, n_loans, n_dates, scratch)
+    paid = _cumulative_by_date(pay, _buckets(pay.day, as_of_days), n_loans, n_dates, scratch)
+    del pay, scratch
     paid_floor = np.maximum(paid, 0.0)
     query_loan, query_date = np.nonzero(due > paid_floor)
     days_past_due = np.zeros((n_loans, n_dates), dtype=np.int64)
@@ -536,14 +547,17 @@ def customer_ledger(loans: pd.DataFrame, loan_state: pd.DataFrame) -> pd.DataFra
     size = n_customers * n_dates
 
     def total(column: str) -> np.ndarray:
-        cents = np.rint(loan_state[column].to_numpy(dtype=np.float64) * 100.0)
-        return np.bincount(key, weights=cents, minlength=size) / 100.0
+        cents = loan_state[column].to_numpy(dtype=np.float64) * 100.0
+        sums = np.bincount(key, weights=np.rint(cents, out=cents), minlength=size)
+        sums = sums.astype(np.float64, copy=False)  # (int64 when there are no rows)
+        sums /= 100.0
+        return sums
 
     days_past_due = loan_state["days_past_due"].to_numpy(dtype=np.int64)
     delinquent = np.flatnonzero(days_past_due > 0)
     worst = np.zeros(size, dtype=np.int64)
     np.maximum.at(worst, key[delinquent], days_past_due[delinquent])
-    past_due = np.bincount(key[delinquent], minlength=size).astype(np.int64)
+    past_due = np.bincount(key[delinquent], minlength=size).astype(np.int64, copy=False)
     columns = {
         "customer_id": id_column(
             customers, np.repeat(np.arange(n_customers, dtype=np.int32), n_dates)

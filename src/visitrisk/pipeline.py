@@ -1,36 +1,390 @@
 """End-to-end runs used by the command line, notebooks and experiments.
 
-This module only assembles stages; the logic of each lives in its own module.
+This module only assembles stages; the logic of each lives in its own module. A run:
+
+1. validates the contract tables (:func:`visitrisk.load_portfolio`); nothing is written
+   when they break the contract;
+2. builds the training set on every month-end snapshot whose labels are observed before
+   the as-of date (:func:`visitrisk.build_training_set`);
+3. fits the model on the earlier snapshots and evaluates it on the latest ones with the
+   inverse-propensity and doubly-robust estimators (:func:`visitrisk.evaluate`), then
+   refits the same specification on every labelled snapshot to score;
+4. scores and explains every customer delinquent on the as-of date;
+5. plans the visits with the staff table (:func:`visitrisk.plan_visits`);
+6. writes the reports and ``run_summary.json`` and logs the run to MLflow.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["RunResult", "run", "run_demo"]
+
+#: Name under which every run's model is registered in MLflow.
+REGISTERED_MODEL_NAME = "visitrisk-uplift"
+
+#: Default model specification, relative to the repository root.
+_DEFAULT_LEARNER = "dr"
+
+#: Columns of the customers table carried into the plan for the reports (masked there).
+_CUSTOMER_COLUMNS = ("branch_id", "do_not_visit", "township", "village", "latitude", "longitude")
+_PERSONAL_COLUMNS = ("name", "national_id", "phone")
 
 
 @dataclass(frozen=True)
-class DemoResult:
-    """What :func:`run_demo` produced.
+class RunResult:
+    """What :func:`run` produced.
 
     Attributes
     ----------
-    data_dir : pathlib.Path
-        The simulated portfolio, one file per contract table.
+    out_dir : pathlib.Path
+        Folder holding every output.
     outputs : dict of str to pathlib.Path
-        Every other file written, by name.
+        Every file written, by name (``plan_csv``, ``exclusions_csv``, ``xlsx``, ``html``,
+        ``evaluation_png``, ``run_summary``, ...).
     summary : dict
-        Counts describing the portfolio on the as-of date.
+        The content of ``run_summary.json``.
+    not_logged : list of str
+        What could not be logged to MLflow (empty when the tracking store worked).
     """
 
-    data_dir: Path
+    out_dir: Path
     outputs: dict[str, Path] = field(default_factory=dict)
-    summary: dict[str, object] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    not_logged: list[str] = field(default_factory=list)
+
+
+def run(
+    data: str | os.PathLike[str] | Any,
+    *,
+    as_of: str | pd.Timestamp,
+    start: str | pd.Timestamp,
+    days: int,
+    out_dir: str | os.PathLike[str],
+    model_spec: str | os.PathLike[str] | None = None,
+    holdout: float = 0.1,
+    seed: int = 0,
+    lang: str = "en",
+    tracking_uri: str | None = None,
+    rules: Any = None,
+    treatment_window: int = 14,
+    horizon: int = 60,
+    min_dpd: int = 1,
+    test_snapshots: int = 2,
+    capacities: Sequence[float] = (0.1, 0.2, 0.3),
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Validate, train, evaluate, score, explain and plan; write the reports; log to MLflow.
+
+    Parameters
+    ----------
+    data : path or Portfolio
+        A folder of contract tables, or a validated :class:`visitrisk.Portfolio`.
+    as_of : date
+        Day whose state is scored (ISO date). Training uses only what was known on it.
+    start : date
+        First day of the visit plan.
+    days : int
+        Calendar days the plan covers, from ``start`` (days).
+    out_dir : path
+        Folder for every output; created when missing.
+    model_spec : path, optional
+        A model specification (YAML, see ``models/``); default the doubly-robust learner
+        with LightGBM base models.
+    holdout : float, default 0.1
+        Share of the customers selected for a visit who are withheld at random.
+    seed : int, default 0
+        Seed of the model, the evaluation and the holdout.
+    lang : {"en", "zh"}, default "en"
+        Language of the Excel and HTML reports.
+    tracking_uri : str, optional
+        MLflow store; default ``MLFLOW_TRACKING_URI`` or ``sqlite:///<out_dir>/mlflow.db``.
+    rules : PlanRules, optional
+        Planning rules (cool-down, visit cost, team size, ...); default ``PlanRules()``.
+    treatment_window, horizon : int, default 14, 60
+        Days in which a visit counts as treatment, and in which a cure counts (days).
+    min_dpd : int, default 1
+        Days past due from which a customer is delinquent (days).
+    test_snapshots : int, default 2
+        Latest labelled month-end snapshots held out for evaluation.
+    capacities : sequence of float, default (0.1, 0.2, 0.3)
+        Shares of test rows visited for the value-at-capacity metrics.
+    progress : callable, optional
+        Called with a short message before each step.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    DataError
+        When the tables break the data contract (before anything is written).
+    """
+    from visitrisk.contract import DataError, Portfolio, load_portfolio
+    from visitrisk.evaluation import evaluate
+    from visitrisk.experiment import split_by_time
+    from visitrisk.features import build_features
+    from visitrisk.labels import build_training_set, monthly_snapshots
+    from visitrisk.planning import PlanRules, plan_visits
+    from visitrisk.report import write_reports
+    from visitrisk.tracking import uplift_model_params
+
+    say = progress or (lambda message: None)
+    timings: dict[str, float] = {}
+
+    @contextmanager
+    def step(name: str, message: str) -> Iterator[None]:
+        say(message)
+        started = time.perf_counter()
+        yield
+        timings[name] = round(time.perf_counter() - started, 3)
+
+    as_of = pd.Timestamp(as_of).normalize()
+    start = pd.Timestamp(start).normalize()
+    with step("validate", "Validating the contract tables"):
+        portfolio = data if isinstance(data, Portfolio) else load_portfolio(data)
+    if portfolio.staff is None:
+        raise DataError(_missing_staff_problem())
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model_template, spec_params = _model_from_spec(model_spec, seed)
+
+    with step("training_set", "Building the training set"):
+        # Labels must be fully observed by the as-of date: nothing later is used.
+        snapshots = monthly_snapshots(
+            portfolio, treatment_window, horizon, before=as_of + pd.Timedelta(days=1)
+        )
+        training_set = build_training_set(
+            portfolio, snapshots, treatment_window, horizon, min_dpd, data_end=as_of
+        )
+        train, test = split_by_time(training_set, test_snapshots)
+    with step("evaluate", "Fitting on earlier snapshots and evaluating on the latest"):
+        from sklearn.base import clone
+
+        evaluated_model = clone(model_template).fit(train)
+        evaluation = evaluate(
+            evaluated_model, test, capacities=tuple(capacities), random_state=seed
+        )
+    with step("fit", "Refitting on every labelled snapshot"):
+        model = clone(model_template).fit(training_set)
+    with step("score", f"Scoring customers delinquent on {as_of.date()}"):
+        features = build_features(portfolio, as_of, population="delinquent", min_dpd=min_dpd)
+        scores = _scores_for_planning(model.score(features), features, portfolio, as_of)
+    with step("plan", "Planning visits"):
+        plan = plan_visits(
+            scores,
+            portfolio.staff,
+            start,
+            days,
+            rules=rules if rules is not None else PlanRules(),
+            holdout=holdout,
+            seed=seed,
+        )
+    with step("reports", "Writing the reports"):
+        outputs = write_reports(
+            _with_customer_details(plan.plan, portfolio.customers),
+            plan.exclusions,
+            plan.summary,
+            out,
+            lang=lang,
+            currency=portfolio.currency,
+        )
+        figure_path = out / "figures" / "evaluation.png"
+        _save_figure(evaluation.plot(), figure_path)
+        outputs["evaluation_png"] = figure_path
+
+    metrics = evaluation.to_dict()
+    summary: dict[str, Any] = {
+        "as_of": str(as_of.date()),
+        "plan_start": str(start.date()),
+        "plan_days": days,
+        "seed": seed,
+        "input_digest": str(training_set.metadata.get("input_digest", "")),
+        "model": {**spec_params, **uplift_model_params(model)},
+        "training": {
+            "snapshots": [str(stamp.date()) for stamp in snapshots],
+            "rows": len(training_set),
+            "train_rows": len(train),
+            "test_rows": len(test),
+            "dropped": training_set.metadata.get("dropped", {}),
+        },
+        "metrics": metrics,
+        "plan": plan.summary,
+        "counts": {
+            "customers": len(portfolio.customers),
+            "delinquent_scored": len(scores),
+            "planned_visits": int((plan.plan["arm"] == "visit").sum()),
+            "holdout": int((plan.plan["arm"] == "holdout").sum()),
+            "excluded": len(plan.exclusions),
+        },
+        "timings_seconds": timings,
+    }
+
+    with step("tracking", "Logging to MLflow"):
+        not_logged = _log_run(
+            summary,
+            out=out,
+            tracking_uri=tracking_uri,
+            training=(train, test),
+            evaluation=evaluation,
+            model=model,
+            features=features,
+            files=[outputs["plan_csv"], outputs["exclusions_csv"], figure_path],
+            model_params=uplift_model_params(model),
+        )
+    summary["not_logged"] = not_logged
+    summary_path = out / "run_summary.json"
+    _write_atomically(summary_path, json.dumps(summary, indent=2, default=str, ensure_ascii=False))
+    outputs["run_summary"] = summary_path
+    return RunResult(out_dir=out, outputs=outputs, summary=summary, not_logged=not_logged)
+
+
+def _missing_staff_problem() -> pd.DataFrame:
+    from visitrisk.contract import PROBLEM_COLUMNS
+
+    row = {
+        "table": "staff",
+        "column": "",
+        "rule": "missing_table",
+        "count": 0,
+        "examples": "",
+        "message": "staff: the table is needed to plan visits (officers, working days, "
+        "visits per day) and was not given (rule missing_table).",
+    }
+    return pd.DataFrame([row], columns=list(PROBLEM_COLUMNS))
+
+
+def _model_from_spec(model_spec: str | os.PathLike[str] | None, seed: int) -> tuple[Any, dict]:
+    if model_spec is None:
+        from visitrisk.learners import UpliftModel
+
+        return UpliftModel(learner=_DEFAULT_LEARNER, random_state=seed), {"spec": "default"}
+    from visitrisk.specs import load_model_spec
+
+    spec = load_model_spec(model_spec)
+    return spec.build(random_state=seed), {"spec": str(model_spec), **spec.to_params()}
+
+
+def _scores_for_planning(
+    scores: pd.DataFrame, features: pd.DataFrame, portfolio: Any, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """Add what the planner needs about each scored customer: branch, place, state, visits."""
+    customers = portfolio.customers.set_index("customer_id")
+    details = customers.reindex(scores.index)[
+        [column for column in _CUSTOMER_COLUMNS if column in customers.columns]
+    ]
+    visits = portfolio.visits
+    last_visit = (
+        visits.loc[visits["visit_date"] <= as_of].groupby("customer_id")["visit_date"].max()
+    )
+    return scores.join(details).assign(
+        days_past_due=features["days_past_due"].reindex(scores.index),
+        arrears=features["arrears"].reindex(scores.index),
+        last_visit_date=last_visit.reindex(scores.index),
+    )
+
+
+def _with_customer_details(plan: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """Attach place and personal columns for the reports, which mask the personal ones."""
+    wanted = [
+        column
+        for column in ("township", "village", *_PERSONAL_COLUMNS)
+        if column in customers.columns and customers[column].notna().any()
+    ]
+    if not wanted:
+        return plan
+    details = customers.set_index("customer_id")[wanted]
+    return plan.join(details, on="customer_id")
+
+
+def _save_figure(figure: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as handle:
+        temporary = Path(handle.name)
+    try:
+        figure.savefig(temporary, dpi=110)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # A crash must never leave a half-written file beside finished ones.
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8"
+    ) as handle:
+        handle.write(text)
+        temporary = Path(handle.name)
+    os.replace(temporary, path)
+
+
+def _log_run(
+    summary: dict[str, Any],
+    *,
+    out: Path,
+    tracking_uri: str | None,
+    training: tuple[Any, Any],
+    evaluation: Any,
+    model: Any,
+    features: pd.DataFrame,
+    files: list[Path],
+    model_params: dict[str, str],
+) -> list[str]:
+    from visitrisk.tracking import promote, start_run
+
+    train, test = training
+    params = {
+        **model_params,
+        "treatment_window": train.metadata.get("treatment_window"),
+        "horizon": train.metadata.get("horizon"),
+        "min_dpd": train.metadata.get("min_dpd"),
+        "seed": summary["seed"],
+        "as_of": summary["as_of"],
+        "plan_start": summary["plan_start"],
+        "plan_days": summary["plan_days"],
+    }
+    plan_metrics = {
+        f"plan_{name}": float(value)
+        for name, value in {**summary["plan"], **summary["counts"]}.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+    with start_run(
+        run_name=f"run {summary['as_of']}",
+        out_dir=out,
+        tracking_uri=tracking_uri,
+        params=params,
+        data_digest=summary["input_digest"],
+        tags={"visitrisk.kind": "run"},
+    ) as run_log:
+        run_log.log_training_set(train, "training")
+        run_log.log_training_set(test, "test")
+        run_log.log_evaluation(evaluation)
+        run_log.log_metrics(plan_metrics)
+        for path in files:
+            run_log.log_file(path, "plan" if path.suffix == ".csv" else "figures")
+        logged = run_log.log_model(model, features, registered_model_name=REGISTERED_MODEL_NAME)
+        if logged is not None and logged.version is not None:
+            # A new model is a challenger; making it champion is a person's decision.
+            promote(
+                REGISTERED_MODEL_NAME,
+                logged.version,
+                "challenger",
+                tracking_uri=run_log.tracking_uri,
+            )
+        summary["mlflow"] = {"tracking_uri": run_log.tracking_uri, "run_id": run_log.run_id}
+    return list(run_log.not_logged)
 
 
 def run_demo(
@@ -39,7 +393,10 @@ def run_demo(
     n_customers: int = 20_000,
     seed: int = 0,
     as_of: str = "2026-11-30",
-) -> DemoResult:
+    days: int = 10,
+    tracking_uri: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
     """Simulate a portfolio, write it in the contract format and run the pipeline on it.
 
     Parameters
@@ -49,35 +406,37 @@ def run_demo(
     n_customers : int, default 20000
         Customers in the simulated portfolio.
     seed : int, default 0
-        Seed of the simulation; the same seed gives the same files.
+        Seed of the simulation and the run; the same seed gives the same files.
     as_of : str, default "2026-11-30"
-        Last day of the simulated history (ISO date).
+        Last day of the simulated history (ISO date); the plan starts the day after.
+    days : int, default 10
+        Calendar days the plan covers.
+    tracking_uri : str, optional
+        MLflow store; default ``sqlite:///<out_dir>/mlflow.db``.
+    progress : callable, optional
+        Called with a short message before each step.
 
     Returns
     -------
-    DemoResult
+    RunResult
+        With the simulated folder as ``outputs["data_dir"]``.
     """
-    from visitrisk.contract import load_portfolio
-    from visitrisk.ledger import customer_ledger, loan_ledger
     from visitrisk.simulate import simulate_portfolio
 
+    say = progress or (lambda message: None)
     out = Path(out_dir)
+    say(f"Simulating a portfolio of {n_customers:,} customers")
     simulated = simulate_portfolio(n_customers, seed=seed, as_of=as_of)
     data_dir = simulated.write(out / "data", "csv")
-    # Read back through the contract, as a bank's folder would be.
-    portfolio = load_portfolio(data_dir)
-    as_of_date = pd.Timestamp(as_of)
-    loan_state = loan_ledger(portfolio.installments, portfolio.payments, as_of_date)
-    customer_state = customer_ledger(portfolio.loans, loan_state)
-    delinquent = customer_state["days_past_due"] >= 1
-    arrears = float(customer_state.loc[delinquent, "arrears"].sum())
-    summary: dict[str, object] = {
-        "as_of": as_of_date.date().isoformat(),
-        "customers": len(portfolio.customers),
-        "loans": len(portfolio.loans),
-        "delinquent_customers": int(delinquent.sum()),
-        "arrears_of_delinquent_cny": round(arrears, 2),
-        "visits_logged": len(portfolio.visits),
-        "validation_warnings": len(portfolio.warnings),
-    }
-    return DemoResult(data_dir=data_dir, summary=summary)
+    result = run(
+        data_dir,
+        as_of=as_of,
+        start=pd.Timestamp(as_of) + pd.Timedelta(days=1),
+        days=days,
+        out_dir=out,
+        seed=seed,
+        tracking_uri=tracking_uri,
+        progress=say,
+    )
+    result.outputs["data_dir"] = data_dir
+    return result
