@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "ADDITIVITY_TOLERANCE",
     "CATEGORY_LABELS_ZH",
     "DEFAULT_BACKGROUND_SIZE",
     "Explanation",
