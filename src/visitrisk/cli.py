@@ -425,3 +425,28 @@ def _comparison_table(comparison: pd.DataFrame) -> object:
             cells.append("-" if math.isnan(true_share) else f"{100 * true_share:.0f} %")
         table.add_row(*cells)
     return table
+
+
+@app.command()
+def explain(
+    model: Annotated[
+        Path, typer.Option("--model", exists=True, dir_okay=False, help="Fitted model (joblib).")
+    ],
+    features: Annotated[
+        Path,
+        typer.Option("--features", exists=True, dir_okay=False, help="Features (Parquet)."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the outputs.")] = Path(
+        "explanations"
+    ),
+    lang: Annotated[Literal["en", "zh"], typer.Option("--lang", help="Language.")] = "en",
+) -> None:
+    """Write per-customer uplift SHAP values, reasons and figures for a fitted model."""
+    import pandas as pd
+
+    from visitrisk.explain import explain as explain_uplift
+    from visitrisk.explain import load_model
+
+    explanation = explain_uplift(load_model(model), pd.read_parquet(features))
+    for name, path in explanation.save(out, lang=lang).items():
+        typer.echo(f"{name}: {path}")
