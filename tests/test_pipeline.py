@@ -33,6 +33,7 @@ def test_run_writes_every_output(cli_run):
     for name in ("visit_plan.csv", "exclusions.csv", "visit_plan.xlsx", "visit_plan.html"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "figures" / "evaluation.png").stat().st_size > 0
+    assert (out / "figures" / "shap_summary.png").stat().st_size > 0
     summary = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
     assert summary["not_logged"] == []
     assert {"qini_auc_ipw", "ate_dr"} <= set(summary["metrics"])
@@ -44,6 +45,8 @@ def test_every_delinquent_customer_is_planned_or_excluded(cli_run, data_dir):
     plan = pd.read_csv(out / "visit_plan.csv", dtype=str, encoding="utf-8-sig")
     exclusions = pd.read_csv(out / "exclusions.csv", dtype=str, encoding="utf-8-sig")
     summary = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+    visits = plan[plan["arm"] == "visit"]
+    assert visits["reason_1"].notna().all()  # every visit says why
     listed = pd.concat([plan["customer_id"], exclusions["customer_id"]])
     assert not listed.duplicated().any()
     assert len(listed) == summary["counts"]["delinquent_scored"]

@@ -51,7 +51,8 @@ class RunResult:
         Folder holding every output.
     outputs : dict of str to pathlib.Path
         Every file written, by name (``plan_csv``, ``exclusions_csv``, ``xlsx``, ``html``,
-        ``evaluation_png``, ``run_summary``, ...).
+        ``evaluation_png``, ``figures`` (the folder of SHAP figures), ``scores``,
+        ``run_summary``).
     summary : dict
         The content of ``run_summary.json``.
     not_logged : list of str
@@ -134,6 +135,7 @@ def run(
     from visitrisk.contract import DataError, Portfolio, load_portfolio
     from visitrisk.evaluation import evaluate
     from visitrisk.experiment import split_by_time
+    from visitrisk.explain import explain
     from visitrisk.features import build_features
     from visitrisk.labels import build_training_set, monthly_snapshots
     from visitrisk.planning import PlanRules, plan_visits
@@ -182,6 +184,10 @@ def run(
     with step("score", f"Scoring customers delinquent on {as_of.date()}"):
         features = build_features(portfolio, as_of, population="delinquent", min_dpd=min_dpd)
         scores = _scores_for_planning(model.score(features), features, portfolio, as_of)
+    with step("explain", "Explaining every score"):
+        explanation = explain(model, features, random_state=seed)
+        scores = scores.join(explanation.reasons(lang=lang, n=3))
+        shap_figures = explanation.save_figures(out / "figures", lang=lang)
         # Kept so that `visitrisk plan` can re-plan with other staff or rules, no refit.
         scores_path = out / "scores.parquet"
         _write_parquet_atomically(scores, scores_path)
@@ -208,6 +214,7 @@ def run(
         _save_figure(evaluation.plot(), figure_path)
         outputs["evaluation_png"] = figure_path
         outputs["scores"] = scores_path
+        outputs["figures"] = out / "figures"
 
     metrics = evaluation.to_dict()
     summary: dict[str, Any] = {
@@ -245,7 +252,7 @@ def run(
             evaluation=evaluation,
             model=model,
             features=features,
-            files=[outputs["plan_csv"], outputs["exclusions_csv"], figure_path],
+            files=[outputs["plan_csv"], outputs["exclusions_csv"], figure_path, *shap_figures],
             model_params=uplift_model_params(model),
         )
     summary["not_logged"] = not_logged
