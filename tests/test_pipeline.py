@@ -33,6 +33,7 @@ def test_run_writes_every_output(cli_run):
     for name in ("visit_plan.csv", "exclusions.csv", "visit_plan.xlsx", "visit_plan.html"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "figures" / "evaluation.png").stat().st_size > 0
+    assert (out / "figures" / "shap_summary.png").stat().st_size > 0
     summary = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
     assert summary["not_logged"] == []
     assert {"qini_auc_ipw", "ate_dr"} <= set(summary["metrics"])
@@ -44,6 +45,8 @@ def test_every_delinquent_customer_is_planned_or_excluded(cli_run, data_dir):
     plan = pd.read_csv(out / "visit_plan.csv", dtype=str, encoding="utf-8-sig")
     exclusions = pd.read_csv(out / "exclusions.csv", dtype=str, encoding="utf-8-sig")
     summary = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+    visits = plan[plan["arm"] == "visit"]
+    assert visits["reason_1"].notna().all()  # every visit says why
     listed = pd.concat([plan["customer_id"], exclusions["customer_id"]])
     assert not listed.duplicated().any()
     assert len(listed) == summary["counts"]["delinquent_scored"]
@@ -111,3 +114,30 @@ def test_broken_table_exits_1_and_writes_nothing(data_dir, tmp_path):
     assert result.exit_code == 1
     assert "non_positive_principal" in result.output
     assert not out.exists()
+
+
+def test_plan_command_replans_from_the_run_scores(cli_run, data_dir, tmp_path):
+    _, out = cli_run
+    args = ["plan", str(out / "scores.parquet"), "--staff", str(data_dir / "staff.csv")]
+    args += ["--start", "2026-12-01", "--days", "10", "--seed", "1", "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    # Same scores, staff, rules and seed as the run: the same plan (the run's file also
+    # carries the customers' places and masked names).
+    replanned = pd.read_csv(tmp_path / "visit_plan.csv", dtype=str, encoding="utf-8-sig")
+    original = pd.read_csv(out / "visit_plan.csv", dtype=str, encoding="utf-8-sig")
+    # plan_id hashes the staff table as typed, text here and parsed in the run.
+    columns = replanned.columns.drop("plan_id")
+    pd.testing.assert_frame_equal(replanned[columns], original[columns])
+
+
+def test_plan_command_reports_a_bad_staff_table(cli_run, tmp_path):
+    _, out = cli_run
+    staff = tmp_path / "staff.csv"
+    staff.write_text("officer_id,branch_id,visits_per_day\nE1,B001,-2\n", encoding="utf-8")
+    args = ["plan", str(out / "scores.parquet"), "--staff", str(staff)]
+    result = CliRunner().invoke(
+        app, [*args, "--start", "2026-12-01", "--days", "3", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert "visits_per_day" in result.output

@@ -15,6 +15,7 @@ from visitrisk.evaluation import (
     plot_calibration,
     plot_qini_curve,
 )
+from visitrisk.explain import Explanation, explain  # eager: lazy would lose to the submodule
 from visitrisk.features import build_features, feature_registry
 from visitrisk.labels import TrainingSet, build_training_set
 from visitrisk.ledger import customer_ledger, loan_ledger, settle_installments
@@ -76,6 +77,7 @@ __all__ = [
     "DRLearner",
     "DataError",
     "EvaluationReport",
+    "Explanation",
     "ModelSpec",
     "PlanRules",
     "Portfolio",
@@ -93,6 +95,7 @@ __all__ = [
     "customer_ledger",
     "evaluate",
     "evaluate_scores",
+    "explain",
     "feature_registry",
     "fit_nuisances",
     "load_experiment_spec",

@@ -36,7 +36,11 @@ _DEFAULT_WORKING_DAYS = "Mon Tue Wed Thu Fri"
 def _problem(table: str, column: str, rule: str, ids: Any, message: str) -> dict[str, Any]:
     ids = [str(i) for i in pd.unique(pd.Series(list(ids), dtype=object))]
     return dict(
-        zip(PROBLEM_COLUMNS, (table, column, rule, len(ids), ids[:5], message), strict=True)
+        zip(
+            PROBLEM_COLUMNS,
+            (table, column, rule, len(ids), ", ".join(ids[:5]), message),
+            strict=True,
+        )
     )
 
 

@@ -68,13 +68,14 @@ def _print_report(row_counts: dict, errors: pd.DataFrame | None, warnings: pd.Da
     from visitrisk.contract import TABLES
 
     console = Console()
-    counts = Table(title="Rows per table", title_justify="left")
-    counts.add_column("table")
-    counts.add_column("rows", justify="right")
-    for name in TABLES:
-        rows = row_counts.get(name)
-        counts.add_row(name, "-" if rows is None else f"{rows:,}")
-    console.print(counts)
+    if row_counts:
+        counts = Table(title="Rows per table", title_justify="left")
+        counts.add_column("table")
+        counts.add_column("rows", justify="right")
+        for name in TABLES:
+            rows = row_counts.get(name)
+            counts.add_row(name, "-" if rows is None else f"{rows:,}")
+        console.print(counts)
 
     for title, problems, style in (("Errors", errors, "red"), ("Warnings", warnings, "yellow")):
         if problems is None or problems.empty:
@@ -195,6 +196,71 @@ def run(
         _print_report(error.row_counts, error.problems, error.warnings)
         raise typer.Exit(code=1) from None
     _print_run_summary(result)
+
+
+@app.command()
+def plan(
+    scores: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="Scores (.parquet or .csv), e.g. OUT/scores.parquet."
+        ),
+    ],
+    staff: Annotated[
+        Path, typer.Option("--staff", exists=True, dir_okay=False, help="Staff table (.csv).")
+    ],
+    start: Annotated[str, typer.Option("--start", help="First day of the plan (ISO).")],
+    days: Annotated[int, typer.Option("--days", min=1, help="Calendar days of the plan.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the plan and reports.")],
+    holdout: Annotated[
+        float, typer.Option("--holdout", min=0.0, max=0.9, help="Share withheld at random.")
+    ] = 0.1,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+    cooldown: Annotated[
+        int, typer.Option("--cooldown", min=0, help="Days before a customer is visited again.")
+    ] = 30,
+    team_size: Annotated[int, typer.Option("--team-size", min=1, help="Officers per visit.")] = 1,
+    lang: Annotated[Literal["en", "zh"], typer.Option("--lang", help="Report language.")] = "en",
+) -> None:
+    """Plan visits from a scores file and a staff table; write the plan and the reports.
+
+    Exit code 1 when the scores or the staff table are unusable (the problems are printed).
+    """
+    import pandas as pd
+
+    from visitrisk.contract import DataError
+    from visitrisk.planning import PlanRules, plan_visits
+    from visitrisk.report import write_reports
+
+    if scores.suffix == ".parquet":
+        score_frame = pd.read_parquet(scores)
+    else:
+        score_frame = pd.read_csv(scores, dtype={"customer_id": str, "branch_id": str})
+    # Read every staff column as text: ids keep leading zeros; the planner parses the rest.
+    staff_frame = pd.read_csv(staff, dtype=str, keep_default_na=False)
+    try:
+        visit_plan = plan_visits(
+            score_frame,
+            staff_frame,
+            start,
+            days,
+            rules=PlanRules(cooldown_days=cooldown, team_size=team_size),
+            holdout=holdout,
+            seed=seed,
+        )
+    except DataError as error:
+        _print_report({}, error.problems, error.warnings)
+        raise typer.Exit(code=1) from None
+    outputs = write_reports(
+        visit_plan.plan, visit_plan.exclusions, visit_plan.summary, out, lang=lang
+    )
+    typer.echo(
+        f"Planned {int((visit_plan.plan['arm'] == 'visit').sum()):,} visits "
+        f"({visit_plan.summary.get('plan_id', '')}); "
+        f"{len(visit_plan.exclusions):,} customers excluded."
+    )
+    for name, path in outputs.items():
+        typer.echo(f"{name:>15}: {path}")
 
 
 @app.command()
@@ -359,3 +425,28 @@ def _comparison_table(comparison: pd.DataFrame) -> object:
             cells.append("-" if math.isnan(true_share) else f"{100 * true_share:.0f} %")
         table.add_row(*cells)
     return table
+
+
+@app.command()
+def explain(
+    model: Annotated[
+        Path, typer.Option("--model", exists=True, dir_okay=False, help="Fitted model (joblib).")
+    ],
+    features: Annotated[
+        Path,
+        typer.Option("--features", exists=True, dir_okay=False, help="Features (Parquet)."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the outputs.")] = Path(
+        "explanations"
+    ),
+    lang: Annotated[Literal["en", "zh"], typer.Option("--lang", help="Language.")] = "en",
+) -> None:
+    """Write per-customer uplift SHAP values, reasons and figures for a fitted model."""
+    import pandas as pd
+
+    from visitrisk.explain import explain as explain_uplift
+    from visitrisk.explain import load_model
+
+    explanation = explain_uplift(load_model(model), pd.read_parquet(features))
+    for name, path in explanation.save(out, lang=lang).items():
+        typer.echo(f"{name}: {path}")

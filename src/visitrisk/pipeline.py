@@ -51,7 +51,8 @@ class RunResult:
         Folder holding every output.
     outputs : dict of str to pathlib.Path
         Every file written, by name (``plan_csv``, ``exclusions_csv``, ``xlsx``, ``html``,
-        ``evaluation_png``, ``run_summary``, ...).
+        ``evaluation_png``, ``figures`` (the folder of SHAP figures), ``scores``,
+        ``run_summary``).
     summary : dict
         The content of ``run_summary.json``.
     not_logged : list of str
@@ -134,6 +135,7 @@ def run(
     from visitrisk.contract import DataError, Portfolio, load_portfolio
     from visitrisk.evaluation import evaluate
     from visitrisk.experiment import split_by_time
+    from visitrisk.explain import explain
     from visitrisk.features import build_features
     from visitrisk.labels import build_training_set, monthly_snapshots
     from visitrisk.planning import PlanRules, plan_visits
@@ -182,6 +184,13 @@ def run(
     with step("score", f"Scoring customers delinquent on {as_of.date()}"):
         features = build_features(portfolio, as_of, population="delinquent", min_dpd=min_dpd)
         scores = _scores_for_planning(model.score(features), features, portfolio, as_of)
+    with step("explain", "Explaining every score"):
+        explanation = explain(model, features, random_state=seed)
+        scores = scores.join(explanation.reasons(lang=lang, n=3))
+        shap_figures = explanation.save_figures(out / "figures", lang=lang)
+        # Kept so that `visitrisk plan` can re-plan with other staff or rules, no refit.
+        scores_path = out / "scores.parquet"
+        _write_parquet_atomically(scores, scores_path)
     with step("plan", "Planning visits"):
         plan = plan_visits(
             scores,
@@ -204,6 +213,8 @@ def run(
         figure_path = out / "figures" / "evaluation.png"
         _save_figure(evaluation.plot(), figure_path)
         outputs["evaluation_png"] = figure_path
+        outputs["scores"] = scores_path
+        outputs["figures"] = out / "figures"
 
     metrics = evaluation.to_dict()
     summary: dict[str, Any] = {
@@ -241,7 +252,7 @@ def run(
             evaluation=evaluation,
             model=model,
             features=features,
-            files=[outputs["plan_csv"], outputs["exclusions_csv"], figure_path],
+            files=[outputs["plan_csv"], outputs["exclusions_csv"], figure_path, *shap_figures],
             model_params=uplift_model_params(model),
         )
     summary["not_logged"] = not_logged
@@ -315,6 +326,16 @@ def _save_figure(figure: Any, path: Path) -> None:
         temporary = Path(handle.name)
     try:
         figure.savefig(temporary, dpi=110)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _write_parquet_atomically(frame: pd.DataFrame, path: Path) -> None:
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+        temporary = Path(handle.name)
+    try:
+        frame.to_parquet(temporary)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
