@@ -231,7 +231,10 @@ def main() -> None:
     result = {
         "seconds": {name: round(value, 3) for name, value in phases.seconds.items()},
         "total_seconds": round(total, 3),
-        "cpu_seconds": {name: round(value, 3) for name, value in phases.cpu_seconds.items()},
+        "usage": {
+            name: {key: round(value, 3) for key, value in usage.items()}
+            for name, usage in phases.usage.items()
+        },
         "load_average_before": load_before,
         "targets": {"total_seconds": TARGET_SECONDS, "peak_rss_gb": TARGET_GB},
         "met_targets": bool(total <= TARGET_SECONDS and peak <= TARGET_GB),
