@@ -97,13 +97,17 @@ class Phases:
 
 
 def write_result(name: str, result: dict) -> Path:
-    """Write ``result`` plus machine info and peak memory to ``bench/results/<name>.json``."""
+    """Write ``result`` plus machine info to ``bench/results/<name>.json``.
+
+    ``result`` gets this process's peak memory as ``peak_rss_gb`` unless it already holds
+    one (measured in a child process, say).
+    """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     payload = {
         "benchmark": name,
-        **result,
         "peak_rss_gb": round(peak_rss_gb(), 3),
+        **result,
         "machine": machine_info(),
     }
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
