@@ -56,34 +56,40 @@ def _version(module: str) -> str | None:
 
 
 class Phases:
-    """Wall-clock and CPU seconds of named phases.
+    """Wall-clock seconds of named phases, with the process's CPU use during each.
 
-    Wall time (``time.perf_counter``) is the figure that counts; CPU time of the process
-    (``time.process_time``, all threads) shows how much of it was spent computing rather
-    than waiting for a core on a shared machine.
+    Wall time (``time.perf_counter``) is the figure that counts. ``getrusage`` adds, per
+    phase, user and system CPU seconds (all threads) and minor page faults: on a shared or
+    virtualised machine they show whether time went to computing, to waiting for a core
+    (wall much larger than CPU), or to the kernel handing out fresh memory (system time).
 
     Examples
     --------
     >>> phases = Phases()
     >>> with phases("read"):
     ...     pass
-    >>> sorted(phases.seconds), sorted(phases.cpu_seconds)
-    (['read'], ['read'])
+    >>> sorted(phases.seconds), sorted(phases.usage["read"])
+    (['read'], ['page_faults', 'system_seconds', 'user_seconds'])
     """
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
-        self.cpu_seconds: dict[str, float] = {}
+        self.usage: dict[str, dict[str, float]] = {}
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
-        start, cpu_start = time.perf_counter(), time.process_time()
+        start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
         try:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
-            cpu = time.process_time() - cpu_start
-            self.cpu_seconds[name] = self.cpu_seconds.get(name, 0.0) + cpu
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            usage = self.usage.setdefault(
+                name, {"user_seconds": 0.0, "system_seconds": 0.0, "page_faults": 0}
+            )
+            usage["user_seconds"] += after.ru_utime - before.ru_utime
+            usage["system_seconds"] += after.ru_stime - before.ru_stime
+            usage["page_faults"] += after.ru_minflt - before.ru_minflt
 
     def total(self) -> float:
         """Return the sum of all phases, in seconds."""
@@ -91,13 +97,17 @@ class Phases:
 
 
 def write_result(name: str, result: dict) -> Path:
-    """Write ``result`` plus machine info and peak memory to ``bench/results/<name>.json``."""
+    """Write ``result`` plus machine info to ``bench/results/<name>.json``.
+
+    ``result`` gets this process's peak memory as ``peak_rss_gb`` unless it already holds
+    one (measured in a child process, say).
+    """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     payload = {
         "benchmark": name,
-        **result,
         "peak_rss_gb": round(peak_rss_gb(), 3),
+        **result,
         "machine": machine_info(),
     }
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")

@@ -265,10 +265,18 @@ def test_packed_keys_fall_back_to_chunks_without_changing_results(monkeypatch):
     pd.testing.assert_frame_equal(settle_installments(installments, payments), expected_settle)
 
 
-def test_dates_centuries_apart_match_reference():
-    installments = schedule([("L1", "1850-01-31", 10.0), ("L1", "2150-01-31", 20.0)])
-    payments = received([("L1", "1850-02-10", 5.0), ("L1", "2149-12-01", 30.0)])
-    as_of = ["1850-03-01", "2100-01-01", "2150-02-01"]
+@pytest.mark.parametrize(
+    ("due", "paid", "as_of"),
+    [
+        # Centuries apart: as-of buckets found by binary search instead of a day table.
+        (["1850-01-31", "2150-01-31"], ["1850-02-10", "2149-12-01"], ["1850-03-01", "2150-02-01"]),
+        # Around 1970-01-01: negative day numbers.
+        (["1969-12-20", "1970-01-10"], ["1969-12-25", "1970-01-05"], ["1969-12-31", "1970-01-20"]),
+    ],
+)
+def test_dates_far_from_today_match_reference(due, paid, as_of):
+    installments = schedule([("L1", due[0], 10.0), ("L1", due[1], 20.0)])
+    payments = received([("L1", paid[0], 5.0), ("L1", paid[1], 30.0)])
     assert_frames_match(
         loan_ledger(installments, payments, as_of),
         reference_loan_ledger(installments, payments, as_of),

@@ -80,6 +80,14 @@ def search_in_groups(
     groups_per_chunk = max(_KEY_LIMIT // span, 1)
     first_group = 0
     last_group = int(max(row_group.max(), query_group.max()))
+    if last_group < groups_per_chunk:  # the usual case: one key for everything
+        row_key = row_group.astype(np.int64) * span
+        row_key += row_value
+        row_key -= low
+        query_key = query_group.astype(np.int64) * span
+        query_key += query_value
+        query_key -= low
+        return np.searchsorted(row_key, query_key, side=side)
     while first_group <= last_group:
         stop_group = first_group + groups_per_chunk
         row_start, row_stop = np.searchsorted(row_group, [first_group, stop_group])

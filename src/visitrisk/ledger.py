@@ -42,7 +42,7 @@ _DATE_DTYPE = "datetime64[us]"
 #: Rows per block where a step runs block by block to keep temporaries small.
 _BLOCK = 1 << 20
 #: "No date" inside the kernels; also the int64 value of NaT.
-_NO_DAY = np.iinfo(np.int64).min
+_NO_DAY = np.int64(np.iinfo(np.int64).min)
 
 
 # --------------------------------------------------------------------------------------
@@ -670,10 +670,10 @@ def settle_installments(installments: pd.DataFrame, payments: pd.DataFrame) -> p
     loan, day = inst.loan[order], inst.day[order]
     cumulative = cumsum_within(inst.cents[order].astype(np.int64), run_starts(loan))
 
-    covered = np.full(len(loan), _NO_DAY, dtype=np.int64)
+    # Nothing owed up to an installment: covered on its own due date.
+    covered = day.astype(np.int64)
     owed = cumulative > 0
-    covered[~owed] = day[~owed]
-    if len(pay.loan) and owed.any():
+    if len(pay.loan):
         pay_order = sort_order(pay.loan, pay.day - low_day)
         pay_loan, pay_day = pay.loan[pay_order], pay.day[pay_order]
         paid = cumsum_within(pay.cents[pay_order].astype(np.int64), run_starts(pay_loan))
@@ -683,26 +683,22 @@ def settle_installments(installments: pd.DataFrame, payments: pd.DataFrame) -> p
         if (pay.cents < 0).any():
             # Reversals can lower the total; coverage counts from the first time it is reached.
             paid = pd.Series(paid).groupby(pay_loan).cummax().to_numpy()
-        position = search_in_groups(
-            pay_loan, np.maximum(paid, -1), loan[owed], cumulative[owed], side="left"
-        )
-        position = np.minimum(position, len(pay_loan) - 1)
-        hit = (pay_loan[position] == loan[owed]) & (paid[position] >= cumulative[owed])
-        owed_rows = np.flatnonzero(owed)
-        covered[owed_rows[hit]] = pay_day[position[hit]]
+        position = search_in_groups(pay_loan, np.maximum(paid, -1), loan, cumulative, side="left")
+        np.minimum(position, len(pay_loan) - 1, out=position)
+        hit = (pay_loan[position] == loan) & (paid[position] >= cumulative)
+        covered = np.where(owed, np.where(hit, pay_day[position], _NO_DAY), covered)
+    else:
+        covered[owed] = _NO_DAY
 
     never = covered == _NO_DAY
-    days_late = np.maximum(covered - day, 0).astype(np.float64)
-    days_late[never] = np.nan
+    days_late = np.where(never, np.nan, np.maximum(covered - day, 0))
     index = installments.index[order]
-    return pd.DataFrame(
-        {
-            "loan_id": id_column(vocabulary, loan, index),
-            "due_date": _to_dates(day),
-            "amount_due": installments["amount_due"].to_numpy(dtype=np.float64)[order],
-            "cumulative_due": cumulative / 100.0,
-            "covered_date": _to_dates(covered),
-            "days_late": days_late,
-        },
-        index=index,
-    )
+    columns = {
+        "loan_id": id_column(vocabulary, loan, index),
+        "due_date": _to_dates(day),
+        "amount_due": installments["amount_due"].to_numpy(dtype=np.float64)[order],
+        "cumulative_due": cumulative / 100.0,
+        "covered_date": _to_dates(covered),
+        "days_late": days_late,
+    }
+    return pd.DataFrame(columns, index=index, copy=False)
