@@ -186,8 +186,10 @@ def test_monthly_snapshots_leave_room_for_the_labels(random_book: tuple) -> None
         <= end
         < snapshots[-1] + pd.DateOffset(months=1, days=60)
     )
-    first_log = min(portfolio.payments["payment_date"].min(), portfolio.visits["visit_date"].min())
-    assert snapshots[0] >= first_log + pd.DateOffset(months=6)
+    # Both logs must have started: the later one decides.
+    both_logs = max(portfolio.payments["payment_date"].min(), portfolio.visits["visit_date"].min())
+    assert snapshots[0] >= both_logs + pd.DateOffset(months=6)
+    assert snapshots[0] < both_logs + pd.DateOffset(months=7)
     earlier = monthly_snapshots(portfolio, history_months=6, before="2025-01-01")
     assert earlier[-1] + pd.Timedelta(days=60) < pd.Timestamp("2025-01-01")
     training = build_training_set(portfolio, snapshots)

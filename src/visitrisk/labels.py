@@ -164,14 +164,15 @@ def monthly_snapshots(
         Keep snapshots whose horizon ends strictly before this date (e.g. the start of a
         test period, so training outcomes never overlap it). Default: the data end.
     history_months : int, default 12
-        Months of logged history a snapshot needs after the first payment or visit, so
-        that the 12-month history features are meaningful (months).
+        Months of logged history a snapshot needs after both the payment and the visit log
+        have started, so that the 12-month history features are meaningful (months).
 
     Returns
     -------
     list of pandas.Timestamp
         Month-ends ``d`` with ``d + horizon`` on or before the data end (and before
-        ``before``), from ``history_months`` after the first payment or visit on.
+        ``before``), from ``history_months`` after both logs have started (the later of
+        the first payment and the first visit) on.
     """
     treatment_window = _positive_days(treatment_window, "treatment_window")
     horizon = _positive_days(horizon, "horizon")
@@ -187,7 +188,9 @@ def monthly_snapshots(
         )
         if len(table)
     ]
-    first = min(starts) + pd.DateOffset(months=history_months)
+    # The later log decides: before the visit log starts, every row would read "not
+    # visited" only because nothing was recorded yet.
+    first = max(starts) + pd.DateOffset(months=history_months)
     return list(pd.date_range(first, last, freq="ME"))
 
 
