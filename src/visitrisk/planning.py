@@ -47,9 +47,10 @@ How a plan is made
    estimated km between the first and the last stop of every crew-day (the way to and
    from the branch is not included: scores carry no branch coordinates).
 
-Visit cost convention: ``scores["expected_gain"]`` is taken *before* the visit cost
-(uplift x value at stake, as a model scores it); ``PlanRules.visit_cost`` is the one place
-the cost enters, and the plan's ``expected_gain`` is net of it.
+Visit cost convention: ``scores["expected_gain"]`` is taken as scored
+(``UpliftModel.score`` subtracts the model's own ``visit_cost``, 0 by default), and
+``PlanRules.visit_cost`` is subtracted on top; the plan's ``expected_gain`` is net of both.
+Set the cost in one of the two places, not both.
 """
 
 from __future__ import annotations
@@ -159,9 +160,10 @@ class PlanRules:
         Officers making each visit together (2 for visits in pairs). How teams are formed
         is described in the documentation of :mod:`visitrisk.planning`.
     visit_cost : float, default 0.0
-        Cost of one visit (one customer, whatever the team size), CNY. The ``expected_gain``
-        of ``scores`` is taken *before* this cost (uplift x value at stake); the plan's
-        ``expected_gain`` is net of it, and only a positive net gain is ever planned.
+        Cost of one visit (one customer, whatever the team size), CNY, subtracted from the
+        ``expected_gain`` of ``scores`` (leave it 0 when the model already subtracted a
+        visit cost); the plan's ``expected_gain`` is net of it, and only a positive net
+        gain is ever planned.
     min_gain : float or None, default None
         Minimum net expected gain for a visit, CNY (reason ``below_min_gain``).
         Must-visit customers are exempt.
