@@ -188,6 +188,14 @@ def test_ties_break_by_feature_order_and_zero_is_never_a_reason():
     assert list(explanation.reasons(n=5).columns) == [f"reason_{k}" for k in range(1, 6)]
 
 
+def test_calendar_month_is_never_a_reason():
+    # The month is the same for everyone scored on one day: it tells nothing of the customer.
+    features = pd.DataFrame({"month_of_year": [11.0], "days_past_due": [45.0]})
+    explanation = _explanation([[0.30, 0.01]], features)
+    assert explanation.reasons("en", n=2).loc["K0"].tolist()[0] == "45 days past due"
+    assert explanation.reasons("en", n=2).loc["K0"].isna().tolist() == [False, True]
+
+
 def test_categories_are_readable_and_translated():
     features = pd.DataFrame(
         {"segment": pd.Categorical(["small_business", None], categories=SEGMENTS)}

@@ -191,7 +191,8 @@ class Explanation:
         pandas.DataFrame
             Indexed by ``customer_id``; columns ``reason_1`` … ``reason_n`` (``str``),
             missing where fewer than ``n`` features raise the uplift. Features are ranked by
-            SHAP value, ties broken by feature order; a zero SHAP value is never a reason,
+            SHAP value, ties broken by feature order; a zero SHAP value, and a feature the
+            registry marks ``is_reason=False`` (the calendar month), is never a reason,
             nor a missing value the registry has no phrase for.
         """
         return _rank_reasons(self, lang, n, sign=1.0)
@@ -815,8 +816,14 @@ def _rank_reasons(explanation: Explanation, lang: str, n: int, sign: float) -> p
             for name in features.columns
         ]
     )
+    may_be_reason = np.array(
+        [
+            bool(registry.at[name, "is_reason"]) if name in registry.index else True
+            for name in features.columns
+        ]
+    )
     strength = sign * explanation.values.to_numpy()
-    eligible = (strength > 0) & (features.notna().to_numpy() | has_missing_phrase)
+    eligible = (strength > 0) & (features.notna().to_numpy() | has_missing_phrase) & may_be_reason
     score = np.where(eligible, strength, -np.inf)
     # A stable sort of the negated score breaks ties by feature order.
     order = np.argsort(-score, axis=1, kind="stable")[:, :n]

@@ -60,6 +60,10 @@ class Feature:
     categories : tuple of str
         Fixed category list of a categorical feature (empty for numeric features), so that
         training and scoring frames agree.
+    is_reason : bool
+        Whether the feature may be given as a reason for a score. False for context that
+        is the same for every customer scored on one day (the calendar month): it shapes
+        the model but tells a risk officer nothing about the customer.
     """
 
     name: str
@@ -72,6 +76,7 @@ class Feature:
     missing_en: str = ""
     missing_zh: str = ""
     categories: tuple[str, ...] = ()
+    is_reason: bool = True
 
 
 DPD_BUCKETS: tuple[str, ...] = ("0", "1-29", "30-59", "60-89", "90+")
@@ -613,6 +618,7 @@ _FEATURES: tuple[Feature, ...] = (
         "观察日所在月份（季节性：播种、收获、春节）。",
         "Month {value:.0f} of the year",
         "{value:.0f}月",
+        is_reason=False,
     ),
 )
 
@@ -627,8 +633,8 @@ def feature_registry() -> pd.DataFrame:
     -------
     pandas.DataFrame
         Indexed by ``name``; columns ``group``, ``unit``, ``description_en``,
-        ``description_zh``, ``reason_en``, ``reason_zh``, ``missing_en``, ``missing_zh``
-        and ``categories`` (a tuple, empty for numeric features).
+        ``description_zh``, ``reason_en``, ``reason_zh``, ``missing_en``, ``missing_zh``,
+        ``categories`` (a tuple, empty for numeric features) and ``is_reason``.
 
     Examples
     --------
