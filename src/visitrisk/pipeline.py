@@ -16,9 +16,9 @@ This module only assembles stages; the logic of each lives in its own module. A 
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from visitrisk._atomic import write_atomic
 
 __all__ = ["RunResult", "run", "run_demo"]
 
@@ -190,7 +192,7 @@ def run(
         shap_figures = explanation.save_figures(out / "figures", lang=lang)
         # Kept so that `visitrisk plan` can re-plan with other staff or rules, no refit.
         scores_path = out / "scores.parquet"
-        _write_parquet_atomically(scores, scores_path)
+        write_atomic(scores_path, scores.to_parquet())
     with step("plan", "Planning visits"):
         plan = plan_visits(
             scores,
@@ -257,7 +259,8 @@ def run(
         )
     summary["not_logged"] = not_logged
     summary_path = out / "run_summary.json"
-    _write_atomically(summary_path, json.dumps(summary, indent=2, default=str, ensure_ascii=False))
+    text = json.dumps(summary, indent=2, default=str, ensure_ascii=False)
+    write_atomic(summary_path, text.encode("utf-8"))
     outputs["run_summary"] = summary_path
     return RunResult(out_dir=out, outputs=outputs, summary=summary, not_logged=not_logged)
 
@@ -322,33 +325,9 @@ def _with_customer_details(plan: pd.DataFrame, customers: pd.DataFrame) -> pd.Da
 
 def _save_figure(figure: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as handle:
-        temporary = Path(handle.name)
-    try:
-        figure.savefig(temporary, dpi=110)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _write_parquet_atomically(frame: pd.DataFrame, path: Path) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        temporary = Path(handle.name)
-    try:
-        frame.to_parquet(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    # A crash must never leave a half-written file beside finished ones.
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8"
-    ) as handle:
-        handle.write(text)
-        temporary = Path(handle.name)
-    os.replace(temporary, path)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    write_atomic(path, buffer.getvalue())
 
 
 def _log_run(

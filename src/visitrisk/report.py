@@ -27,7 +27,6 @@ The CSV files are the machine-readable contract: English column names and codes 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from visitrisk._atomic import write_atomic
 from visitrisk._report_excel import excel_bytes
 from visitrisk._report_html import html_page
 from visitrisk._report_text import FORMULA_START, KIND, LANGUAGES
@@ -252,24 +252,6 @@ def _neutralise_formulas(values: pd.Series) -> pd.Series:
 # ------------------------------------------------------------------------- atomic files
 
 
-def _write_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    # O_EXCL: never reuse someone else's file; mode 0o666 lets the umask decide, as open() does.
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
-
-
 # ---------------------------------------------------------------------------------- CSV
 
 
@@ -325,8 +307,8 @@ def write_csv(
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     return {
-        "plan_csv": _write_atomic(folder / "visit_plan.csv", _csv_bytes(plan)),
-        "exclusions_csv": _write_atomic(folder / "exclusions.csv", _csv_bytes(exclusions)),
+        "plan_csv": write_atomic(folder / "visit_plan.csv", _csv_bytes(plan)),
+        "exclusions_csv": write_atomic(folder / "exclusions.csv", _csv_bytes(exclusions)),
     }
 
 
@@ -375,7 +357,7 @@ def write_excel(
     _check_choice("write_excel", "lang", lang, LANGUAGES)
     plan, exclusions = _prepare(plan, exclusions, mask_personal_data)
     data = excel_bytes(plan, exclusions, dict(summary or {}), lang, currency, mask_personal_data)
-    return _write_atomic(Path(path), data)
+    return write_atomic(Path(path), data)
 
 
 def write_html(
@@ -421,7 +403,7 @@ def write_html(
     _check_choice("write_html", "lang", lang, LANGUAGES)
     plan, exclusions = _prepare(plan, exclusions, mask_personal_data)
     text = html_page(plan, exclusions, dict(summary or {}), lang, currency, mask_personal_data)
-    return _write_atomic(Path(path), text.encode("utf-8"))
+    return write_atomic(Path(path), text.encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------------- all
@@ -509,12 +491,12 @@ def write_reports(
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     if "csv" in formats:
-        written["plan_csv"] = _write_atomic(folder / "visit_plan.csv", _csv_bytes(plan))
-        written["exclusions_csv"] = _write_atomic(folder / "exclusions.csv", _csv_bytes(exclusions))
+        written["plan_csv"] = write_atomic(folder / "visit_plan.csv", _csv_bytes(plan))
+        written["exclusions_csv"] = write_atomic(folder / "exclusions.csv", _csv_bytes(exclusions))
     if "xlsx" in formats:
         data = excel_bytes(plan, exclusions, summary, lang, currency, mask_personal_data)
-        written["xlsx"] = _write_atomic(folder / "visit_plan.xlsx", data)
+        written["xlsx"] = write_atomic(folder / "visit_plan.xlsx", data)
     if "html" in formats:
         text = html_page(plan, exclusions, summary, lang, currency, mask_personal_data)
-        written["html"] = _write_atomic(folder / "visit_plan.html", text.encode("utf-8"))
+        written["html"] = write_atomic(folder / "visit_plan.html", text.encode("utf-8"))
     return written
