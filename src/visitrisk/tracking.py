@@ -209,17 +209,7 @@ class RunLog:
         bool
             Whether they were logged.
         """
-        if not self._guard("params"):
-            return False
-        try:
-            from mlflow import MlflowClient
-            from mlflow.entities import Param
-
-            entries = [Param(str(k), _flat_value(v)) for k, v in params.items()]
-            MlflowClient(self.tracking_uri).log_batch(self.run_id, params=entries)
-        except Exception as error:
-            return self._failed(f"params {sorted(params)[:5]}...", error)
-        return True
+        return self._log_batch("params", params)
 
     def set_tags(self, tags: Mapping[str, Any]) -> bool:
         """Set run tags (values turned into text).
@@ -229,16 +219,21 @@ class RunLog:
         bool
             Whether they were set.
         """
-        if not self._guard("tags"):
+        return self._log_batch("tags", tags)
+
+    def _log_batch(self, kind: str, values: Mapping[str, Any]) -> bool:
+        # Params and tags go in one request each, their values turned into text.
+        if not self._guard(kind):
             return False
         try:
             from mlflow import MlflowClient
-            from mlflow.entities import RunTag
+            from mlflow.entities import Param, RunTag
 
-            entries = [RunTag(str(k), _flat_value(v)) for k, v in tags.items()]
-            MlflowClient(self.tracking_uri).log_batch(self.run_id, tags=entries)
+            entity = Param if kind == "params" else RunTag
+            entries = [entity(str(k), _flat_value(v)) for k, v in values.items()]
+            MlflowClient(self.tracking_uri).log_batch(self.run_id, **{kind: entries})
         except Exception as error:
-            return self._failed("tags", error)
+            return self._failed(f"{kind} {sorted(values)[:5]}", error)
         return True
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> bool:
