@@ -87,13 +87,24 @@ def test_labels_agree_with_a_daily_ledger(random_book: tuple, training: Training
 def test_rows_hold_the_features_as_of_their_snapshot(
     random_book: tuple, training: TrainingSet
 ) -> None:
-    _, portfolio = random_book
+    tables, _ = random_book
+    visits = tables["visits"]
     for snapshot in SNAPSHOTS[::3]:
+        # A visit on the snapshot day is treatment, never a feature: the rows match
+        # build_features on the log without that day's visits.
+        before = visits[visits["visit_date"] != snapshot]
+        portfolio = vr.load_portfolio(**(tables | {"visits": before}))
         rows = (training.snapshot == snapshot).to_numpy()
         alone = build_features(portfolio, snapshot).loc[training.customer_id[rows]]
         pd.testing.assert_frame_equal(
             training.X.loc[rows].reset_index(drop=True), alone.reset_index(drop=True)
         )
+
+
+def test_a_visit_on_the_snapshot_day_is_not_a_feature(training: TrainingSet) -> None:
+    visited_that_day = (training.timing["days_to_first_visit"] == 0).to_numpy()
+    assert visited_that_day.any()
+    assert (training.X.loc[visited_that_day, "days_since_last_visit"].fillna(99) > 0).all()
 
 
 def test_metadata_timing_and_dtypes(training: TrainingSet) -> None:
@@ -212,6 +223,11 @@ def test_monthly_snapshots_leave_room_for_the_labels(random_book: tuple) -> None
         ({"snapshots": "2025-01-31"}, r"'snapshots' .* sequence of dates\. Got '2025-01-31'"),
         ({"snapshots": ["2025-01-31", "soon"]}, r"'snapshots' .* a date .* Got 'soon'"),
         ({"data_end": "never"}, r"'data_end' parameter of build_training_set .* Got 'never'"),
+        ({"design": "itt"}, r"'design' .* one of \['landmark', 'trial'\]\. Got 'itt'"),
+        ({"visit_weekdays": "Mon Funday"}, r"'visit_weekdays' .* e\.g\. 'Mon Tue Wed Thu Fri'"),
+        ({"visit_weekdays": ""}, r"'visit_weekdays' .* Got '' instead"),
+        ({"n_jobs": 0}, r"'n_jobs' .* a non-zero int"),
+        ({"random_state": "x"}, r"'random_state' .* an int \(seed\)\. Got 'x'"),
     ],
 )
 def test_bad_parameters(random_book: tuple, kwargs: dict, message: str) -> None:
@@ -219,6 +235,74 @@ def test_bad_parameters(random_book: tuple, kwargs: dict, message: str) -> None:
     arguments = {"snapshots": SNAPSHOTS[:1]} | kwargs
     with pytest.raises(ValueError, match=message):
         build_training_set(portfolio, **arguments)
+
+
+# --------------------------------------------------------------------------------------
+# The emulated trial: clones, censoring and weights
+# --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trial(random_book: tuple) -> TrainingSet:
+    _, portfolio = random_book
+    return build_training_set(
+        portfolio,
+        SNAPSHOTS,
+        treatment_window=WINDOW,
+        horizon=HORIZON,
+        data_end="2025-06-30",
+        design="trial",
+    )
+
+
+def test_trial_clones_follow_their_arm(trial: TrainingSet, training: TrainingSet) -> None:
+    frame = trial.to_frame().assign(
+        first_visit=trial.timing["days_to_first_visit"], cure=trial.timing["days_to_cure"]
+    )
+    assert len(trial) > 0
+    assert (trial.weight > 0).all() and np.isfinite(trial.weight).all()
+    assert trial.metadata["design"] == "trial"
+    # A clone appears at most once per arm, ordered by snapshot, customer, then arm.
+    keys = frame[["snapshot", "customer_id", "treatment"]]
+    assert not keys.duplicated().any()
+    assert keys.equals(keys.sort_values(["snapshot", "customer_id", "treatment"]))
+    # No-visit clones were not visited while delinquent in the window.
+    no_visit = frame[frame["treatment"] == 0]
+    before_cure = no_visit["first_visit"] < no_visit["cure"].fillna(np.inf)
+    assert not ((no_visit["first_visit"] < WINDOW) & before_cure).any()
+    # Visit clones were visited in the window on a weekday, or cured before any visit.
+    visit = frame[frame["treatment"] == 1]
+    visited = visit["first_visit"] < np.minimum(visit["cure"].fillna(np.inf), WINDOW)
+    weekday = (visit["snapshot"] + pd.to_timedelta(visit["first_visit"].fillna(0), "D")).dt.day_of_week
+    assert (weekday[visited] < 5).all()
+    assert (visit.loc[~visited, "cure"] < WINDOW).all()
+    # Every eligible customer-snapshot is in one arm, both, or counted as following neither.
+    eligible = trial.metadata["eligible"]
+    rows = keys[["snapshot", "customer_id"]].drop_duplicates()
+    assert len(rows) + trial.metadata["dropped"]["follows_neither_arm"] == eligible
+    assert eligible == len(training) + training.metadata["dropped"]["cured_in_window"]
+    # Cures and features are those of the source row, as in the landmark rows.
+    both = frame.merge(training.to_frame(), on=["snapshot", "customer_id"], suffixes=("", "_l"))
+    assert (both["cured"] == both["cured_l"]).all()
+    assert (both["arrears"] == both["arrears_l"]).all()
+    assert trial.metadata["effective_rows"]["no_visit"] > 0
+
+
+def test_trial_weights_are_seeded(random_book: tuple, trial: TrainingSet) -> None:
+    _, portfolio = random_book
+    again = build_training_set(
+        portfolio,
+        SNAPSHOTS,
+        treatment_window=WINDOW,
+        horizon=HORIZON,
+        data_end="2025-06-30",
+        design="trial",
+    )
+    pd.testing.assert_series_equal(again.weight, trial.weight)
+
+
+def test_landmark_rows_have_unit_weights(training: TrainingSet) -> None:
+    assert (training.weight == 1).all()
+    assert training.metadata["design"] == "landmark"
+    assert "weight" in training.to_frame().columns
 
 
 # --------------------------------------------------------------------------------------

@@ -94,6 +94,8 @@ def _features_on_dates(
     stamps: list[pd.Timestamp],
     select: object,
     payments_until: np.int64 | None = None,
+    *,
+    visits_before_day: bool = False,
 ) -> tuple[list[_Snapshot], pd.DataFrame]:
     """Features of the selected customers on each date, with each ledger computed once.
 
@@ -102,7 +104,9 @@ def _features_on_dates(
     sees only its own past: the ledger on day d counts payments up to d, an installment
     covered after d is unpaid on d, and payment and visit rows after d are dropped.
     Also returns the FIFO settlement of the population's loans (payments up to
-    ``payments_until``), so that labels can reuse it.
+    ``payments_until``), so that labels can reuse it. With ``visits_before_day`` the
+    visits of each date itself are left out too: the training set counts them as
+    treatment, made after the day's state is known.
     """
     days = [_day(stamp) for stamp in stamps]
     last_day = max(days)
@@ -152,7 +156,7 @@ def _features_on_dates(
             open_loan,
             settled,
             payments.loc[payments["pay_day"].to_numpy() <= day],
-            visits.loc[visits["visit_day"].to_numpy() <= day],
+            visits.loc[visits["visit_day"].to_numpy() < day + (not visits_before_day)],
         )
         snapshots.append(_Snapshot(stamp, features, customer_state))
     return snapshots, settled

@@ -17,6 +17,7 @@ import pandas as pd
 
 from visitrisk._book import _day, _delinquency_spells, _make_book
 from visitrisk._feature_groups import _next_event_day, _previous_event_day
+from visitrisk._trial import parse_weekdays, trial_weights
 from visitrisk.contract import Portfolio
 from visitrisk.features import (
     _as_timestamp,
@@ -25,9 +26,19 @@ from visitrisk.features import (
     _param_error,
 )
 
-__all__ = ["TrainingSet", "build_training_set", "last_observed_day", "monthly_snapshots"]
+__all__ = [
+    "DESIGNS",
+    "TrainingSet",
+    "average_effect",
+    "build_training_set",
+    "last_observed_day",
+    "monthly_snapshots",
+]
 
 _FUNCTION = "build_training_set"
+
+#: Accepted values of the ``design`` parameter of :func:`build_training_set`.
+DESIGNS: tuple[str, ...] = ("landmark", "trial")
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,7 +73,16 @@ class TrainingSet:
         ``treatment_window`` and ``horizon`` (days), ``min_dpd``, ``data_end``,
         ``snapshots`` (used), ``censored_snapshots``, ``feature_names``, ``input_digest``
         (SHA-256 of the input tables), ``dropped`` (rows left out, by reason:
-        ``censored``, ``do_not_visit``, ``cured_in_window``) and ``construction``.
+        ``censored``, ``do_not_visit``, and ``cured_in_window`` for the landmark design or
+        ``follows_neither_arm`` for the trial design), ``design`` and ``construction``;
+        the trial design adds ``eligible`` (customer-snapshot rows in the emulated trial),
+        ``visit_weekdays``, ``effective_rows`` (Kish effective sample size per arm) and
+        ``hazard_person_days``.
+    weight : pandas.Series
+        Sample weight of each row (float64): 1 for the landmark design, the
+        inverse-probability-of-censoring weight of the clone for the trial design. Pass it
+        as ``sample_weight`` to every model and estimator fitted on these rows. Defaults
+        to 1 when not given.
     """
 
     X: pd.DataFrame
@@ -73,6 +93,12 @@ class TrainingSet:
     customer_id: pd.Series
     timing: pd.DataFrame
     metadata: Mapping[str, object]
+    weight: pd.Series | None = None
+
+    def __post_init__(self) -> None:
+        if self.weight is None:
+            # Frozen dataclass: the default weight is filled in once, here.
+            object.__setattr__(self, "weight", pd.Series(np.ones(len(self.X)), name="weight"))
 
     def __len__(self) -> int:
         return len(self.X)
@@ -91,6 +117,7 @@ class TrainingSet:
                 "treatment": self.treatment,
                 "cured": self.cured,
                 "value_at_stake": self.value_at_stake,
+                "weight": self.weight,
             }
         )
         return pd.concat([labels, self.X], axis=1)
@@ -215,6 +242,10 @@ def build_training_set(
     min_dpd: int = 1,
     *,
     data_end: str | _dt.date | pd.Timestamp | None = None,
+    design: str = "landmark",
+    visit_weekdays: str = "Mon Tue Wed Thu Fri",
+    random_state: int = 0,
+    n_jobs: int = 1,
 ) -> TrainingSet:
     """Build uplift training rows: features, treatment and cure outcome per snapshot.
 
@@ -304,6 +335,13 @@ def build_training_set(
             "horizon", _FUNCTION, f"at least treatment_window ({treatment_window} days)", horizon
         )
     min_dpd = _check_min_dpd(min_dpd, _FUNCTION)
+    if design not in DESIGNS:
+        raise _param_error("design", _FUNCTION, f"one of {list(DESIGNS)}", design)
+    weekdays = parse_weekdays(visit_weekdays, _FUNCTION)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise _param_error("n_jobs", _FUNCTION, "a non-zero int (threads; -1 for all)", n_jobs)
+    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
+        raise _param_error("random_state", _FUNCTION, "an int (seed)", random_state)
     end = (
         last_observed_day(portfolio)
         if data_end is None
@@ -325,7 +363,9 @@ def build_training_set(
         dropped["do_not_visit"] += int(do_not_visit[delinquent].sum())
         return delinquent[~do_not_visit[delinquent]]
 
-    snapshots_out, settled = _features_on_dates(book, stamps, select, payments_until=end_day)
+    snapshots_out, settled = _features_on_dates(
+        book, stamps, select, payments_until=end_day, visits_before_day=True
+    )
     kept = [snap for snap in snapshots_out if _day(snap.as_of) + reach <= end_day]
 
     features = [snap.features for snap in kept]
@@ -348,22 +388,12 @@ def build_training_set(
         visits["customer"].to_numpy(), visits["visit_day"].to_numpy(), row_customer, row_stamp
     )
     cure_day = _cure_day(settled, row_customer, row_stamp, end_day)
-    # Landmark at the end of the treatment window: only customers still delinquent on every
-    # day of [d, d + w) could be visited on any of those days (see the docstring).
-    at_risk = cure_day >= row_stamp + treatment_window
-    dropped["cured_in_window"] = int((~at_risk).sum())
-    treated = (first_visit < row_stamp + treatment_window)[at_risk]
-    cured = (cure_day <= row_stamp + horizon)[at_risk]
-    row_stamp, row_customer, arrears = row_stamp[at_risk], row_customer[at_risk], arrears[at_risk]
-    first_visit, cure_day = first_visit[at_risk], cure_day[at_risk]
-
     features_frame = (
         pd.concat(features, ignore_index=True)
         if features
         else next(iter(snapshots_out)).features.iloc[:0].reset_index(drop=True)
     )
-    features_frame = features_frame.loc[at_risk].reset_index(drop=True)
-    metadata = {
+    metadata: dict[str, object] = {
         "treatment_window": treatment_window,
         "horizon": horizon,
         "min_dpd": min_dpd,
@@ -374,12 +404,43 @@ def build_training_set(
         ],
         "feature_names": list(features_frame.columns),
         "input_digest": _input_digest(portfolio),
-        "dropped": dict(dropped),
-        "construction": "landmark at the end of the treatment window",
+        "design": design,
     }
+    if design == "landmark":
+        # Landmark at the end of the treatment window: only customers still delinquent on
+        # every day of [d, d + w) could be visited on any of those days (see the docstring).
+        rows = np.flatnonzero(cure_day >= row_stamp + treatment_window)
+        dropped["cured_in_window"] = len(row_stamp) - len(rows)
+        arm = (first_visit < row_stamp + treatment_window)[rows]
+        weight = np.ones(len(rows))
+        metadata["construction"] = "landmark at the end of the treatment window"
+    else:
+        rows, arm, weight = _emulated_trial(
+            features_frame,
+            row_customer,
+            row_stamp,
+            cure_day,
+            visits,
+            treatment_window=treatment_window,
+            horizon=horizon,
+            weekdays=weekdays,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            metadata=metadata,
+        )
+        dropped["follows_neither_arm"] = len(row_stamp) - len(np.unique(rows))
+        metadata["visit_weekdays"] = visit_weekdays
+        metadata["construction"] = (
+            "emulated trial: clone, censor at the first deviation, weight by the inverse "
+            "probability of the visit decisions"
+        )
+    metadata["dropped"] = dict(dropped)
+    row_stamp, row_customer, arrears = row_stamp[rows], row_customer[rows], arrears[rows]
+    first_visit, cure_day = first_visit[rows], cure_day[rows]
+    cured = cure_day <= row_stamp + horizon
     return TrainingSet(
-        X=features_frame,
-        treatment=pd.Series(treated.astype(np.int8), name="treatment"),
+        X=features_frame.iloc[rows].reset_index(drop=True),
+        treatment=pd.Series(arm.astype(np.int8), name="treatment"),
         cured=pd.Series(cured.astype(np.int8), name="cured"),
         value_at_stake=pd.Series(arrears, name="value_at_stake"),
         snapshot=pd.Series(
@@ -397,7 +458,57 @@ def build_training_set(
             }
         ),
         metadata=MappingProxyType(metadata),
+        weight=pd.Series(weight.astype(np.float64), name="weight"),
     )
+
+
+def _emulated_trial(
+    features: pd.DataFrame,
+    customer: np.ndarray,
+    snapshot_day: np.ndarray,
+    cure_day: np.ndarray,
+    visits: pd.DataFrame,
+    *,
+    treatment_window: int,
+    horizon: int,
+    weekdays: np.ndarray,
+    random_state: int,
+    n_jobs: int,
+    metadata: dict[str, object],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clone every eligible row into both arms; keep the clones with a positive weight.
+
+    Returns the source row, the arm (1 = visit) and the weight of each clone, ordered by
+    source row then arm.
+    """
+    if len(customer):
+        trial = trial_weights(
+            features,
+            customer,
+            snapshot_day,
+            np.minimum(cure_day - snapshot_day, horizon + 1),
+            visits["customer"].to_numpy(),
+            visits["visit_day"].to_numpy(),
+            treatment_window=treatment_window,
+            weekdays=weekdays,
+            random_state=random_state,
+            n_jobs=n_jobs,
+        )
+        by_arm = (trial.weight_no_visit, trial.weight_visit)
+        metadata["hazard_person_days"] = trial.person_days
+    else:
+        by_arm = (np.zeros(0), np.zeros(0))
+        metadata["hazard_person_days"] = 0
+    metadata["eligible"] = len(customer)
+    metadata["effective_rows"] = {
+        name: float(w.sum() ** 2 / (w**2).sum()) if w.any() else 0.0
+        for name, w in zip(("no_visit", "visit"), by_arm, strict=True)
+    }
+    rows = np.concatenate([np.flatnonzero(w > 0) for w in by_arm])
+    arm = np.concatenate([np.full(int((w > 0).sum()), a, dtype=bool) for a, w in enumerate(by_arm)])
+    weight = np.concatenate([w[w > 0] for w in by_arm])
+    order = np.lexsort((arm, rows))
+    return rows[order], arm[order], weight[order]
 
 
 def _do_not_visit(customers: pd.DataFrame) -> np.ndarray:
@@ -439,3 +550,70 @@ def _cure_day(
         )
     run_end = run_end.astype(np.int64)
     return np.where(run_end < end_day, run_end + 1, np.int64(2**40))
+
+
+def average_effect(
+    training_set: TrainingSet, n_bootstrap: int = 300, seed: int = 0
+) -> dict[str, float]:
+    """Average effect of the emulated trial's visit strategy, with a bootstrap 95 % interval.
+
+    The weighted cure rate of the visit arm minus that of the no-visit arm (each arm's
+    weights normalised to sum to 1, a Hajek estimator). With the trial design
+    (``build_training_set(..., design="trial")``) the weights hold both the bank's
+    choice of whom to visit and the censoring of the clones, so this difference estimates
+    the average of ``P(cured | one visit in the window) - P(cured | no visit)`` over the
+    eligible rows. The interval resamples whole customers (all their rows and clones
+    together) with the weights held fixed.
+
+    Parameters
+    ----------
+    training_set : TrainingSet
+        Rows with ``treatment``, ``cured`` and ``weight``.
+    n_bootstrap : int, default 300
+        Bootstrap replicates.
+    seed : int, default 0
+        Seed of the resampling.
+
+    Returns
+    -------
+    dict
+        ``effect``, ``low`` and ``high`` (probability units), ``standard_error``
+        (bootstrap standard deviation) and the two arms' weighted cure rates
+        ``cure_rate_visit`` and ``cure_rate_no_visit``.
+    """
+    treatment = training_set.treatment.to_numpy() == 1
+    cured = training_set.cured.to_numpy().astype(np.float64)
+    weight = training_set.weight.to_numpy(np.float64)
+    if not (treatment.any() and (~treatment).any()):
+        raise ValueError("average_effect needs rows in both arms (treatment 0 and 1).")
+    _, customer = np.unique(training_set.customer_id.to_numpy(), return_inverse=True)
+    n_customers = int(customer.max()) + 1
+
+    def rates(multiplier: np.ndarray) -> tuple[float, float]:
+        w = weight * multiplier
+        return (
+            float(w[treatment] @ cured[treatment] / w[treatment].sum()),
+            float(w[~treatment] @ cured[~treatment] / w[~treatment].sum()),
+        )
+
+    visit, no_visit = rates(np.ones(len(weight)))
+    rng = np.random.default_rng(seed)
+    draws = np.array(
+        [
+            np.subtract(
+                *rates(
+                    rng.multinomial(n_customers, np.full(n_customers, 1 / n_customers))[customer]
+                )
+            )
+            for _ in range(n_bootstrap)
+        ]
+    )
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return {
+        "effect": visit - no_visit,
+        "low": float(low),
+        "high": float(high),
+        "standard_error": float(draws.std(ddof=1)),
+        "cure_rate_visit": visit,
+        "cure_rate_no_visit": no_visit,
+    }

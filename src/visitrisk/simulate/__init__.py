@@ -22,7 +22,7 @@ import pandas as pd
 from visitrisk.contract import Portfolio, load_portfolio
 from visitrisk.simulate._dynamics import Recorder, State, historic_visits, initial_state, run
 from visitrisk.simulate._tables import Ids, contract_tables, spells_table, truth_table
-from visitrisk.simulate._truth import exact_truth
+from visitrisk.simulate._truth import exact_truth, usual_care_truth
 from visitrisk.simulate._world import (
     World,
     make_bad_harvests,
@@ -36,6 +36,8 @@ __all__ = ["SimulatedPortfolio", "simulate_portfolio"]
 
 Effect = Literal["heterogeneous", "none"]
 
+#: Truth columns of the window strategies (NaN where the history cannot replay them).
+_WINDOW_COLUMNS = ("p_cure_visit_window", "p_cure_no_visit_window", "uplift_window")
 #: Days of pre-drawn future (loans, bad harvests) after the as-of date, for forward runs.
 _FUTURE_DAYS = 400
 
@@ -153,6 +155,7 @@ def simulate_portfolio(
     treatment_window: int = 14,
     horizon: int = 60,
     truth_dates: Sequence[str | dt.date | pd.Timestamp] = (),
+    usual_care_draws: int = 20,
 ) -> SimulatedPortfolio:
     """Simulate a rural bank's loan book, with the exact effect of a visit known.
 
@@ -263,6 +266,12 @@ def simulate_portfolio(
         "a positive int (days)",
     )
     _check("horizon", horizon, _is_int(horizon) and horizon >= 1, "a positive int (days)")
+    _check(
+        "usual_care_draws",
+        usual_care_draws,
+        _is_int(usual_care_draws) and usual_care_draws >= 0,
+        "a non-negative int",
+    )
     n_customers, seed, history_months = int(n_customers), int(seed), int(history_months)
     treatment_window, horizon = int(treatment_window), int(horizon)
     as_of_day = _day(as_of, "as_of")
@@ -312,14 +321,34 @@ def simulate_portfolio(
     daily = streams[5]
     state = initial_state(world, daily, recorder)
     truths = []
+    at_snapshot = {}
     for snapshot in snapshot_days:
         run(
             world, state, daily, recorder, last_day=snapshot, visits_until=snapshot, first_day=start
         )
         truths.append((snapshot, exact_truth(world, state, treatment_window, horizon)))
+        if snapshot + horizon <= as_of_day and usual_care_draws:
+            at_snapshot[snapshot] = state.copy()
         if snapshot < as_of_day:
             historic_visits(world, state, snapshot, daily, recorder)
 
+    # The usual visits after the window replay the history, so they wait for the full run.
+    visit_load = {day: (capacity, total) for day, capacity, total in recorder.visit_load}
+    for snapshot, values in truths:
+        window_truth = (
+            usual_care_truth(
+                world,
+                at_snapshot[snapshot],
+                visit_load,
+                treatment_window,
+                horizon,
+                usual_care_draws,
+                seed,
+            )
+            if snapshot in at_snapshot
+            else dict.fromkeys(_WINDOW_COLUMNS, np.full(len(values["customer"]), np.nan))
+        )
+        values.update(window_truth)
     ids = Ids(world)
     truth = pd.concat(
         [truth_table(world, values, snapshot, ids) for snapshot, values in truths],

@@ -133,6 +133,9 @@ class Recorder:
     payments: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     visits: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     spells: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    #: Per day of historic visits: (day, capacity by branch, summed visit weight by branch),
+    #: so that a customer's usual visit chance can be replayed against the others' course.
+    visit_load: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
 
     def pay(self, loans: np.ndarray, days: np.ndarray | int, cents: np.ndarray) -> None:
         """Record payments (loan index, day, cents)."""
@@ -432,15 +435,12 @@ def branch_capacity(world: World, present: np.ndarray) -> np.ndarray:
     )
 
 
-def visit_probability(
-    world: World, state: State, day: int, capacity: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return each delinquent customer's chance of a visit at the end of ``day``.
+def visit_weight(world: World, state: State, day: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return delinquent visitable customers on ``day`` and their visit weights.
 
     Weights follow how banks choose today: over 30 (and over 90) days past due first, then
-    larger arrears, nearer villages, fewer recently visited; each branch's expected number of
-    visits equals its capacity, and no chance exceeds 0.9. Customers flagged do-not-visit
-    and branches without capacity get none. Returns (customers, probabilities).
+    larger arrears, nearer villages, fewer recently visited. Customers flagged
+    do-not-visit get none.
     """
     people = world.people
     customers = np.flatnonzero((state.since < day) & ~people.do_not_visit)
@@ -456,11 +456,29 @@ def visit_probability(
         - people.distance_km[customers] / 20
         - 1.5 * recently
     )
-    weight = np.exp(log_weight)
-    branch = people.branch[customers]
+    return customers, np.exp(log_weight)
+
+
+def weighted_chance(
+    branch: np.ndarray, weight: np.ndarray, capacity: np.ndarray, total: np.ndarray
+) -> np.ndarray:
+    """Visit chance from a weight and its branch's capacity and summed weight (max 0.9)."""
+    return np.minimum(_MAX_PROPENSITY, capacity[branch] * weight / total[branch])
+
+
+def visit_probability(
+    world: World, state: State, day: int, capacity: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return each delinquent customer's chance of a visit at the end of ``day``.
+
+    Weights from :func:`visit_weight`; each branch's expected number of visits equals its
+    capacity, and no chance exceeds 0.9. Customers flagged do-not-visit and branches
+    without capacity get none. Returns (customers, probabilities).
+    """
+    customers, weight = visit_weight(world, state, day)
+    branch = world.people.branch[customers]
     total = np.bincount(branch, weights=weight, minlength=len(capacity))
-    probability = np.minimum(_MAX_PROPENSITY, capacity[branch] * weight / total[branch])
-    return customers, probability
+    return customers, weighted_chance(branch, weight, capacity, total)
 
 
 def _systematic_sample(
@@ -538,10 +556,13 @@ def historic_visits(
     """
     present = present_officers(world, day)
     capacity = branch_capacity(world, present)
+    customers, weight = visit_weight(world, state, day)
+    branch = world.people.branch[customers]
+    total = np.bincount(branch, weights=weight, minlength=len(capacity))
+    recorder.visit_load.append((day, capacity, total))
     if not capacity.any():
         return
-    customers, probability = visit_probability(world, state, day, capacity)
-    branch = world.people.branch[customers]
+    probability = weighted_chance(branch, weight, capacity, total)
     chosen = _systematic_sample(rng, branch, probability, len(capacity))
     customers, branch = customers[chosen], branch[chosen]
 
