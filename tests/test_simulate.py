@@ -310,6 +310,79 @@ def test_no_effect_means_uplift_exactly_zero(sim_none):
     assert (with_effect.truth["uplift"] != 0).mean() > 0.6  # ability < 0.3: no effect at all
 
 
+# --- the window strategies' truth (the training set's estimand) -------------------------
+
+WINDOW_COLUMNS = ["p_cure_visit_window", "p_cure_no_visit_window", "uplift_window"]
+
+
+def test_window_truth_needs_the_horizon_inside_the_history(sim):
+    truth = sim.truth
+    at_as_of = truth["as_of"] == AS_OF
+    assert truth.loc[at_as_of, WINDOW_COLUMNS].isna().all().all()
+    assert truth.loc[~at_as_of, WINDOW_COLUMNS].notna().all().all()
+    for column in WINDOW_COLUMNS[:2]:
+        assert truth.loc[~at_as_of, column].between(0, 1).all()
+
+
+def test_window_truth_is_a_part_of_the_one_visit_effect(sim):
+    truth = sim.truth[sim.truth["as_of"] != AS_OF]
+    # Later usual visits give the no-visit arm part of the effect; the rest remains.
+    assert 0.3 * truth["uplift"].mean() < truth["uplift_window"].mean() < truth["uplift"].mean()
+    by_group = truth.groupby("latent_group")["uplift_window"].mean()
+    assert by_group["able_disorganised"] > by_group["unable"] > by_group["averse"]
+
+
+def test_window_truth_on_a_null_book_is_the_exact_no_visit_chance():
+    null = simulate_portfolio(
+        600, seed=2, history_months=8, effect="none", truth_dates=["2026-09-01"]
+    )
+    truth = null.truth[null.truth["as_of"] == pd.Timestamp("2026-09-01")]
+    assert len(truth) > 30
+    assert (truth["uplift_window"] == 0).all()
+    assert (truth["p_cure_visit_window"] == truth["p_cure_no_visit"]).all()
+
+
+def test_window_truth_agrees_with_the_exact_truth_when_the_window_is_the_horizon():
+    # With no days after the window, "usual visits afterwards" is "no other visit": the
+    # Monte Carlo futures must then reproduce the exact, hazard-based truth.
+    draws = 60
+    same = simulate_portfolio(
+        1_500,
+        seed=7,
+        history_months=8,
+        treatment_window=45,
+        horizon=45,
+        truth_dates=["2026-09-15"],
+        usual_care_draws=draws,
+    )
+    truth = same.truth[same.truth["as_of"] == pd.Timestamp("2026-09-15")]
+    n = len(truth)
+    assert n > 100
+    for window, exact in [
+        ("p_cure_visit_window", "p_cure_visit"),
+        ("p_cure_no_visit_window", "p_cure_no_visit"),
+    ]:
+        p = truth[exact].to_numpy()
+        standard_error = np.sqrt(np.sum(p * (1 - p)) / draws) / n
+        assert abs(truth[window].mean() - p.mean()) < 4 * standard_error, window
+    p0, p1 = truth["p_cure_no_visit"].to_numpy(), truth["p_cure_visit"].to_numpy()
+    standard_error = np.sqrt(np.sum(p0 * (1 - p0) + p1 * (1 - p1)) / draws) / n
+    assert abs(truth["uplift_window"].mean() - truth["uplift"].mean()) < 4 * standard_error
+    assert truth["uplift"].mean() > 4 * standard_error  # the check can tell them apart
+
+
+def test_window_truth_draws_do_not_change_the_tables():
+    args = {"n_customers": 400, "seed": 5, "history_months": 6, "truth_dates": ["2026-08-03"]}
+    without = simulate_portfolio(**args, usual_care_draws=0)
+    with_draws = simulate_portfolio(**args, usual_care_draws=5)
+    for name, frame in without.portfolio.tables().items():
+        assert _digest(frame) == _digest(with_draws.portfolio.tables()[name]), name
+    assert without.truth[WINDOW_COLUMNS].isna().all().all()
+    assert with_draws.truth.drop(columns=WINDOW_COLUMNS).equals(
+        without.truth.drop(columns=WINDOW_COLUMNS)
+    )
+
+
 def _monte_carlo_cure_rates(sim, customers, draws, visit, seed):
     """Live the world forward from the as-of date ``draws`` times for each customer, through
     the simulator's own daily step: with one visit on a day drawn uniformly from the
@@ -474,6 +547,7 @@ _PARAMETER = "The '{}' parameter of simulate_portfolio must be "
         ({"as_of": "yesterday-ish"}, _PARAMETER.format("as_of") + "a date"),
         ({"truth_dates": ["2027-01-01"]}, _PARAMETER.format("truth_dates") + "dates no later"),
         ({"truth_dates": ["2020-01-01"]}, _PARAMETER.format("truth_dates") + "dates after"),
+        ({"usual_care_draws": -1}, _PARAMETER.format("usual_care_draws") + "a non-negative"),
     ],
 )
 def test_bad_parameters_are_named(arguments, message):

@@ -249,48 +249,83 @@ def build_training_set(
 ) -> TrainingSet:
     """Build uplift training rows: features, treatment and cure outcome per snapshot.
 
-    One row per customer who is delinquent (``min_dpd`` or more days past due) on a
-    snapshot ``d`` and still delinquent on every day of the treatment window
-    ``[d, d + w)``, ``w = treatment_window``, with:
+    The *eligible* rows are the customers delinquent (``min_dpd`` or more days past due) on
+    a snapshot ``d`` who may be visited, each with:
 
-    - ``X``: :func:`visitrisk.build_features` as of ``d`` (population ``"delinquent"``);
-    - ``treatment``: 1 if the customer was visited at least once in ``[d, d + w)``;
+    - ``X``: :func:`visitrisk.build_features` as of ``d`` (population ``"delinquent"``),
+      except that visits made on ``d`` itself are not read: they are treatment;
     - ``cured``: 1 if the customer's days past due returned to 0 on some day of
-      ``(d, d + horizon]`` (necessarily on or after ``d + w``);
+      ``(d, d + horizon]``;
     - ``value_at_stake``: arrears on ``d`` (CNY).
 
-    Traps and how the construction handles them:
+    **What "the effect of a visit" means (the estimand).** With ``w = treatment_window``
+    and ``H = horizon``, the uplift of a row is ``P(cured by d + H | visit strategy) -
+    P(cured by d + H | no-visit strategy)``, where
 
-    **Leakage.** Features use only rows dated on or before ``d`` (payments, visits, loans
-    originated on or before ``d``). Treatment and outcome use only what happens from ``d``
-    on; visits are made during the day, after the state of ``d`` is known, so a visit on
-    ``d`` itself is treatment, never a feature.
+    - *visit*: one visit on a working day (``visit_weekdays``) drawn uniformly from
+      ``[d, d + w)``, made only if the customer has not cured by then, and no other visit
+      in the window;
+    - *no visit*: no visit in ``[d, d + w)``;
 
-    **Immortal time.** Visits go only to customers who are still delinquent: a customer who
-    cures on day 3 can no longer be visited on days 4-13. Counting such a customer as
-    "not visited" (the plain intention-to-treat comparison, with or without the outcome
-    clock started at the snapshot) credits every early cure to the unvisited arm and makes
-    visits look harmful even when they do nothing. On the simulator's null-effect portfolio
-    that plain construction gives an inverse-propensity estimate of about -7 percentage
-    points with a 95 % interval far from 0. The rows are therefore taken at a *landmark*:
-    a customer enters the training set only if still delinquent at the end of day
-    ``d + w - 1``, i.e. if they could have been visited on every day of the window, in
-    both arms alike. Whether they were visited in the window is then fully known, and the
-    outcome clock (cure by ``d + horizon``) is the same for both arms. Rows that cure inside
-    the window are counted in ``metadata["dropped"]["cured_in_window"]``. The estimand is
-    the effect of a visit within ``w`` days on curing by ``d + horizon``, for customers
-    still delinquent after ``w`` days, the bank's usual visits after the window included.
-    For planning this is the relevant effect: a planned visit to someone who cures first
-    is never made and changes nothing. It is conservative next to an effect measured
-    against "never visited": cures that a visit brings about inside the window are not
-    credited, and unvisited customers may still be visited later.
+    and after the window both arms get the bank's usual visits, as the history shows them.
+    This is the question a visit plan answers: "put this customer on this fortnight's plan,
+    or not, the bank working as usual afterwards". A visit that the plan schedules for a
+    customer who pays first is cancelled and changes nothing, so a cure before the planned
+    day counts for both arms. Later visits are part of both arms, so the effect is smaller
+    than "one visit against never being visited"; the simulator reports both
+    (``uplift_window`` for this estimand, ``uplift`` for the other).
+
+    ``design`` chooses how the rows identify it:
+
+    ``"trial"`` (recommended; target-trial emulation by *clone-censor-weight*). Every
+    eligible row is cloned into both arms (``treatment`` is then the clone's arm). A clone
+    is censored on the day the customer's visits stop following its arm: a no-visit clone
+    at its first visit in the window, a visit clone at a second visit in the window, at a
+    visit on a non-working day, or at the end of the window without a visit or a cure.
+    The clones left are weighted by the inverse probability of the visit decisions they
+    went through (``weight``): a daily visit-hazard model (LightGBM on every day of the
+    window the customer was at risk: the snapshot's features plus the day, weekday, days
+    past due and days since the last visit on that day; two folds by customer, so a
+    customer's days are scored by a model that never saw them) gives the bank's chance
+    ``pi_k`` of a visit on day ``k``; a no-visit clone weighs ``1 / prod(1 - pi_k)``, a
+    visit clone visited on day ``v`` weighs ``(1 / N) / (pi_v prod_{k != v}(1 - pi_k))``
+    (``N`` working days in the window) and a visit clone that cured unvisited on day
+    ``T`` weighs ``(working days in [T, w) / N) / prod_{k < T}(1 - pi_k)``. The weights
+    carry both the bank's choice of whom to visit and the censoring, so the weighted cure
+    rates of the two arms estimate the two strategies directly (:func:`average_effect`),
+    and every learner must receive ``weight`` as its ``sample_weight``. Day-to-day
+    staffing is left out of the hazard model on purpose: it moves visits, not cures, and
+    conditioning on it would make visits impossible on days when a visit plan still
+    schedules them. An eligible row visited twice in the window, or on a non-working
+    day, follows neither arm and is counted in
+    ``metadata["dropped"]["follows_neither_arm"]``.
+
+    ``"landmark"`` (the default, kept until every consumer passes ``weight``). One row per
+    customer still delinquent at the end of the window (the others are counted in
+    ``metadata["dropped"]["cured_in_window"]``), ``treatment`` = visited at least once in
+    ``[d, d + w)``, weight 1. It removes the immortal-time bias under no effect (the plain
+    comparison, which counts a customer who cures on day 3 as "not visited" though they
+    could no longer be visited, gives about -7 points on the simulator's null portfolio;
+    the landmark gives 0), but it selects on an event the visit itself affects (curing
+    inside the window), so under a real effect it estimates no plannable quantity: it
+    lands below ``uplift_window`` (see the README).
+
+    Other traps:
+
+    **Leakage.** Features use only rows dated on or before ``d`` (payments, loans
+    originated on or before ``d``) and visits before ``d``. Treatment and outcome use only
+    what happens from ``d`` on; visits are made during the day, after the state of ``d``
+    is known, so a visit on ``d`` itself is treatment, never a feature.
 
     **Censoring.** A snapshot whose horizon runs past ``data_end`` (``d + horizon >
     data_end``) has unobserved labels: its delinquent customers are dropped and counted in
     ``metadata["dropped"]["censored"]`` (its date in ``metadata["censored_snapshots"]``).
 
     **Positivity.** Customers flagged ``do_not_visit`` can never be treated: they are left
-    out and counted in ``metadata["dropped"]["do_not_visit"]``.
+    out and counted in ``metadata["dropped"]["do_not_visit"]``. In the trial design, the
+    Kish effective number of rows per arm (``metadata["effective_rows"]``) shows how far
+    the weights stretch the data; it is small when the bank visits some customers almost
+    surely or almost never.
 
     Parameters
     ----------
@@ -308,11 +343,20 @@ def build_training_set(
     data_end : date, optional
         Last day covered by the payment and visit logs. Default: the latest payment or
         visit date (:func:`last_observed_day`).
+    design : {"landmark", "trial"}, default "landmark"
+        How the rows identify the effect (see above).
+    visit_weekdays : str, default "Mon Tue Wed Thu Fri"
+        Trial design: the working days on which the visit strategy may place its visit
+        (a window without any of them uses all its days).
+    random_state : int, default 0
+        Trial design: seed of the hazard model and of its folds.
+    n_jobs : int, default 1
+        Trial design: threads of the hazard model (-1 for all cores).
 
     Returns
     -------
     TrainingSet
-        Rows ordered by snapshot then ``customer_id``.
+        Rows ordered by snapshot then ``customer_id`` (then arm, for the trial design).
 
     Raises
     ------
