@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -306,6 +308,16 @@ def test_landmark_rows_have_unit_weights(training: TrainingSet) -> None:
     assert (training.weight == 1).all()
     assert training.metadata["design"] == "landmark"
     assert "weight" in training.to_frame().columns
+    with pytest.raises(ValueError, match="weight has 3 rows but X has"):
+        dataclasses.replace(training, weight=training.weight[:3])
+
+
+def test_splitting_by_time_keeps_the_weights(trial: TrainingSet) -> None:
+    train, test = vr.split_by_time(trial, test_snapshots=2)
+    for part in (train, test):
+        rows = trial.snapshot.isin(part.snapshot.unique()).to_numpy()
+        np.testing.assert_array_equal(part.weight, trial.weight[rows])
+        assert len(part.weight) == len(part)
 
 
 # --------------------------------------------------------------------------------------

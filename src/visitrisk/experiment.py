@@ -81,6 +81,7 @@ def _take(training_set: TrainingSet, rows: np.ndarray) -> TrainingSet:
         value_at_stake=pick(training_set.value_at_stake),
         snapshot=pick(training_set.snapshot),
         customer_id=pick(training_set.customer_id),
+        weight=pick(training_set.weight),
         timing=training_set.timing[rows].reset_index(drop=True),
         metadata={**training_set.metadata, "snapshots": [pd.Timestamp(s) for s in snapshots]},
     )

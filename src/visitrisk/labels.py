@@ -99,6 +99,11 @@ class TrainingSet:
         if self.weight is None:
             # Frozen dataclass: the default weight is filled in once, here.
             object.__setattr__(self, "weight", pd.Series(np.ones(len(self.X)), name="weight"))
+        elif len(self.weight) != len(self.X):
+            raise ValueError(
+                f"TrainingSet: weight has {len(self.weight)} rows but X has {len(self.X)}; "
+                "subset every attribute with the same rows."
+            )
 
     def __len__(self) -> int:
         return len(self.X)
@@ -472,6 +477,7 @@ def build_training_set(
             n_jobs=n_jobs,
             metadata=metadata,
         )
+        del dropped["cured_in_window"]  # such rows are in the trial
         dropped["follows_neither_arm"] = len(row_stamp) - len(np.unique(rows))
         metadata["visit_weekdays"] = visit_weekdays
         metadata["construction"] = (
