@@ -397,9 +397,12 @@ def test_the_emulated_trial_recovers_the_window_effect(
     assert trial.metadata["eligible"] == len(truth)
     result = average_effect(trial, n_bootstrap=300, seed=0)
     true_effect = truth["uplift_window"].mean()
-    # Weighting undoes confounding and immortal time: the arms are comparable.
-    visited = trial.timing["days_to_first_visit"].to_numpy() < trial.metadata["treatment_window"]
-    naive = trial.cured[visited].mean() - trial.cured[~visited].mean()
+    # What the weights undo: visited customers are those who cure least on their own.
+    rows = pd.concat([trial.to_frame(), trial.timing], axis=1).drop_duplicates(
+        ["snapshot", "customer_id"]
+    )
+    visited = rows["days_to_first_visit"] < trial.metadata["treatment_window"]
+    naive = rows.loc[visited, "cured"].mean() - rows.loc[~visited, "cured"].mean()
     assert naive < -0.05
     assert result["low"] < true_effect < result["high"]
     assert result["high"] - result["low"] < 0.08
