@@ -53,8 +53,9 @@ class TrainingSet:
         Features as of each row's snapshot (:func:`visitrisk.build_features`), with a
         ``RangeIndex`` aligned with every other attribute.
     treatment : pandas.Series
-        1 when the customer was visited at least once in ``[snapshot, snapshot +
-        treatment_window)``, else 0 (int8).
+        Landmark design: 1 when the customer was visited at least once in ``[snapshot,
+        snapshot + treatment_window)``, else 0. Trial design: the arm the row (a clone)
+        follows, 1 for the visit strategy, 0 for no visit in the window (int8).
     cured : pandas.Series
         1 when the customer's days past due returned to 0 on some day of
         ``(snapshot, snapshot + horizon]``, else 0 (int8).
@@ -611,9 +612,13 @@ def average_effect(
     weights normalised to sum to 1, a Hajek estimator). With the trial design
     (``build_training_set(..., design="trial")``) the weights hold both the bank's
     choice of whom to visit and the censoring of the clones, so this difference estimates
-    the average of ``P(cured | one visit in the window) - P(cured | no visit)`` over the
-    eligible rows. The interval resamples whole customers (all their rows and clones
-    together) with the weights held fixed.
+    the average uplift of the eligible rows: ``P(cured by the horizon | one visit on a
+    uniformly drawn working day of the window) - P(cured by the horizon | no visit in the
+    window)``, the bank's usual visits after the window in both (see
+    :func:`build_training_set`). On the landmark design (weights 1) it is the plain,
+    confounded difference. The interval resamples whole customers (all their rows and
+    clones together) with the weights held fixed, so it leaves out the uncertainty of the
+    fitted visit-hazard model.
 
     Parameters
     ----------
