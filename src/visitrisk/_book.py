@@ -141,10 +141,9 @@ def _sorted_by(table: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def _make_book(portfolio: Portfolio) -> _Book:
-    # Exports usually come sorted by id already: checking is linear, sorting strings is not.
-    customers = _sorted_by(portfolio.customers, "customer_id")
+    customers = portfolio.customers.sort_values("customer_id", kind="stable").reset_index(drop=True)
     customer_ids = pd.Index(customers["customer_id"])
-    loans = _sorted_by(portfolio.loans, "loan_id")
+    loans = portfolio.loans.sort_values("loan_id", kind="stable").reset_index(drop=True)
     loan_ids = pd.Index(loans["loan_id"])
     loans["customer"] = _codes(loans["customer_id"], customer_ids)
     loans["origination_day"] = _days(loans["origination_date"])
