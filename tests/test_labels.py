@@ -304,6 +304,13 @@ def test_trial_weights_are_seeded(random_book: tuple, trial: TrainingSet) -> Non
     pd.testing.assert_series_equal(again.weight, trial.weight)
 
 
+def test_a_trial_without_any_visit_is_refused(random_book: tuple) -> None:
+    tables, _ = random_book
+    unvisited = vr.load_portfolio(**(tables | {"visits": tables["visits"].iloc[:0]}))
+    with pytest.raises(ValueError, match="no eligible customer was visited in a treatment"):
+        build_training_set(unvisited, SNAPSHOTS, data_end="2025-06-30", design="trial")
+
+
 def test_landmark_rows_have_unit_weights(training: TrainingSet) -> None:
     assert (training.weight == 1).all()
     assert training.metadata["design"] == "landmark"

@@ -545,6 +545,12 @@ def _emulated_trial(
             random_state=random_state,
             n_jobs=n_jobs,
         )
+        if not trial.visit_days:
+            raise ValueError(
+                "build_training_set(design='trial'): no eligible customer was visited in a "
+                "treatment window, so nothing shows what a visit does. Check the visits "
+                "table and the snapshots, or use design='landmark'."
+            )
         by_arm = (trial.weight_no_visit, trial.weight_visit)
         metadata["hazard_person_days"] = trial.person_days
     else:
