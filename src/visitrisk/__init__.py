@@ -19,6 +19,7 @@ from visitrisk.explain import Explanation, explain  # eager: lazy would lose to 
 from visitrisk.features import build_features, feature_registry
 from visitrisk.labels import TrainingSet, build_training_set
 from visitrisk.ledger import customer_ledger, loan_ledger, settle_installments
+from visitrisk.measure import PlanMeasurement, measure_plan
 from visitrisk.metrics import (
     perfect_qini_curve,
     perfect_uplift_curve,
@@ -42,7 +43,7 @@ from visitrisk.report import (
     write_html,
     write_reports,
 )
-from visitrisk.simulate import SimulatedPortfolio, simulate_portfolio
+from visitrisk.simulate import SimulatedPortfolio, simulate_forward, simulate_portfolio
 
 if TYPE_CHECKING:
     from visitrisk.experiment import run_experiment, split_by_time
@@ -79,6 +80,7 @@ __all__ = [
     "EvaluationReport",
     "Explanation",
     "ModelSpec",
+    "PlanMeasurement",
     "PlanRules",
     "Portfolio",
     "SLearner",
@@ -104,6 +106,7 @@ __all__ = [
     "load_scoring_model",
     "loan_ledger",
     "mask_personal_columns",
+    "measure_plan",
     "perfect_qini_curve",
     "perfect_uplift_curve",
     "plan_visits",
@@ -118,6 +121,7 @@ __all__ = [
     "qini_curve_ipw",
     "run_experiment",
     "settle_installments",
+    "simulate_forward",
     "simulate_portfolio",
     "split_by_time",
     "start_run",
