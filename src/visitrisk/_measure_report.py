@@ -60,14 +60,15 @@ def plot_measurement(measurement: PlanMeasurement) -> Figure:
     """Draw realised against predicted effects by band, and the outcomes of the visits made."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(13.0, 4.2), layout="constrained")
-    axes = figure.subplots(1, 3)
+    figure = Figure(figsize=(17.0, 4.2), layout="constrained")
+    axes = figure.subplots(1, 4)
     effects = measurement.effects
     titles = {
         "cure_rate": ("Cure rate: visit minus holdout", "points"),
+        "recovered_share": ("Share of arrears recovered", "points"),
         "recovered_arrears": ("Recovered arrears per customer", "CNY"),
     }
-    for ax, (metric, (title, unit)) in zip(axes[:2], titles.items(), strict=True):
+    for ax, (metric, (title, unit)) in zip(axes[:3], titles.items(), strict=True):
         rows = effects[effects["metric"] == metric]
         scale = 100.0 if unit == "points" else 1.0
         x = np.arange(len(rows))
@@ -82,7 +83,7 @@ def plot_measurement(measurement: PlanMeasurement) -> Figure:
         ax.set_ylabel(unit)
         ax.legend(loc="best", fontsize="small")
     outcomes = measurement.outcomes
-    ax = axes[2]
+    ax = axes[3]
     if len(outcomes):
         ax.barh(outcomes["outcome"].to_numpy(), outcomes["visits"].to_numpy())
     share = measurement.summary.get("compliance", float("nan"))

@@ -5,7 +5,9 @@
 
 - **Effect.** For every customer the plan randomised (``0 < assignment_probability < 1``),
   whether they cured (DPD back to 0 on some day in ``(d, d + horizon]``, ``d`` the plan's
-  as-of date) and the arrears of ``d`` they paid back in that period (CNY). The difference
+  as-of date) and the arrears of ``d`` they paid back in that period (CNY, and as a share
+  of those arrears; payments settle the oldest dues first, so a loan's payments in the
+  period repay its arrears of ``d`` before anything due later). The difference
   between the ``visit`` and ``holdout`` arms is a Hajek (normalised Horvitz-Thompson)
   difference in means, each customer weighted by the inverse probability of the arm they
   were assigned to, with a normal 95 % interval from the linearised variance; overall and
@@ -64,6 +66,8 @@ EFFECT_COLUMNS: tuple[str, ...] = (
 _METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("cure_rate", "share", "cured", "uplift"),
     ("recovered_arrears", "CNY", "recovered_arrears", "predicted_gain"),
+    # Bounded, so far less noisy than CNY; a cure recovers the whole share.
+    ("recovered_share", "share", "recovered_share", "uplift"),
 )
 
 _FUNCTION = "measure_plan"
@@ -121,7 +125,8 @@ class PlanMeasurement:
     ----------
     effects : pandas.DataFrame
         One row per band (``"all"``, then ``"1"`` = lowest predicted uplift ...) and metric
-        (``cure_rate`` as a share, ``recovered_arrears`` in CNY per customer), columns
+        (``cure_rate`` as a share, ``recovered_arrears`` in CNY per customer,
+        ``recovered_share``: the share of a customer's arrears paid back), columns
         :data:`EFFECT_COLUMNS`: the band's predicted-uplift range, the randomised
         customers of each arm, the weighted arm means, their difference (``effect``, the
         intention-to-treat effect of planning a visit) with standard error and confidence
@@ -133,7 +138,7 @@ class PlanMeasurement:
         One row per customer of the plan: arm, ``assignment_probability``, ``randomised``,
         ``band``, the prediction (``uplift``, ``value_at_stake``, ``predicted_gain``), the
         state on the plan's as-of date (``days_past_due``, ``arrears``), the outcome
-        (``cured``, ``cure_date``, ``recovered_arrears``), the planned visit
+        (``cured``, ``cure_date``, ``recovered_arrears``, ``recovered_share``), the planned visit
         (``planned_date``, ``planned_officer_id``), what happened (``visit_made``,
         ``visit_date``, ``visit_officer_id``, ``visit_outcome``, ``current_on_planned_day``)
         and ``visited_outside_plan`` (a visit in the horizon not recorded under the plan).
@@ -430,6 +435,12 @@ def _outcomes(
             "cured": cured,
             "cure_date": cure_date.to_numpy(),
             "recovered_arrears": np.round(recovered.to_numpy(), 2),
+            "recovered_share": np.divide(
+                recovered.to_numpy(),
+                arrears[:, 0],
+                out=np.zeros(len(customer_ids)),
+                where=arrears[:, 0] > 0,
+            ),
         }
     )
     return frame, dpd

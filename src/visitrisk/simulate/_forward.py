@@ -108,7 +108,7 @@ def _schedule(plan: Any, simulated: SimulatedPortfolio, ids: Ids) -> _Schedule:
             f"{len(unknown)} officer(s) are not in the simulated staff table.",
         )
     member_row = pd.factorize(members.index)[0]
-    first_member = np.flatnonzero(np.r_[True, member_row[1:] != member_row[:-1]])
+    first_member = np.flatnonzero(np.diff(member_row, prepend=-1) != 0)
     reserved = np.zeros(len(ids.customer), dtype=bool)
     reserved[customer] = True
     return _Schedule(
