@@ -271,3 +271,27 @@ def test_cli_measures_a_run_plan_and_logs_to_its_mlflow_run(tmp_path):
     assert history[0].value == pytest.approx(expected.to_dict()["cure_rate_effect"])
     assert logged.data.tags["visitrisk.measured_as_of"] == "2027-01-31"
     assert isinstance(expected, PlanMeasurement)
+
+    # An unreachable store costs the metrics, never the results.
+    unreachable = ["--tracking-uri", "http://127.0.0.1:9", "--out", str(tmp_path / "m2")]
+    with pytest.warns(UserWarning, match="cannot reach the tracking server"):
+        offline = CliRunner().invoke(app, [*args, "--as-of", "2027-01-31", *unreachable])
+    assert offline.exit_code == 0, offline.output
+    assert "Not logged to MLflow" in offline.output
+    assert (tmp_path / "m2" / "plan_effect.csv").read_bytes() == (
+        tmp_path / "m" / "plan_effect.csv"
+    ).read_bytes()
+
+
+def test_read_plan_folder_undoes_the_formula_guard(oracle_plan, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"No visit_plan\.csv in"):
+        read_plan_folder(tmp_path)
+    rows = oracle_plan.plan.copy()
+    rows.loc[rows.index[0], "customer_id"] = "=C1"
+    oracle_plan.__class__(rows, oracle_plan.exclusions, oracle_plan.routes, {}).to_csv(tmp_path)
+    text = (tmp_path / "visit_plan.csv").read_text(encoding="utf-8-sig")
+    assert "'=C1" in text
+    plan, summary = read_plan_folder(tmp_path)
+    assert plan.loc[0, "customer_id"] == "=C1"
+    assert summary == {}
+    assert (plan["customer_id"].iloc[1:] == rows["customer_id"].iloc[1:].to_numpy()).all()

@@ -634,3 +634,36 @@ def test_forward_refuses_what_it_cannot_carry_out(sim, forward):
         simulate_forward(sim, plan, days=1_000)
     with pytest.raises(ValueError, match="'compliance' parameter of simulate_forward"):
         simulate_forward(sim, plan, days=10, compliance=1.5)
+
+
+def test_a_team_visit_uses_every_member_and_is_logged_under_the_first(sim):
+    truth = sim.truth[sim.truth["as_of"] == AS_OF]
+    staff = sim.portfolio.staff
+    home = staff["branch_id"].iloc[0]
+    # A team across branches: the simulator carries out whatever the plan says.
+    officers = staff["officer_id"].iloc[:2].tolist()
+    customers = sim.portfolio.customers.set_index("customer_id")
+    local = truth[customers.loc[truth["customer_id"], "branch_id"].to_numpy() == home]
+    team = " ".join(officers)
+    monday = pd.Timestamp("2026-12-07")
+    plan = pd.DataFrame(
+        {
+            "plan_id": "team-plan",
+            "customer_id": local["customer_id"].iloc[:3].to_numpy(),
+            "arm": "visit",
+            "officer_id": team,
+            "visit_date": monday,
+        }
+    )
+    later = simulate_forward(sim, plan, days=10, compliance=1.0, seed=2)
+    visits = later.portfolio.visits
+    made = visits[visits["plan_id"] == "team-plan"]
+    assert len(made) >= 1
+    assert (made["officer_id"] == officers[0]).all()
+    assert (made["visit_date"] == monday).all()
+    # The team's slots are used up by the plan first: the policy fills what is left.
+    that_day = visits[(visits["visit_date"] == monday)].groupby("officer_id").size()
+    capacity = staff.set_index("officer_id")["visits_per_day"]
+    for officer in team.split():
+        used = that_day.get(officer, 0) + (len(made) if officer != officers[0] else 0)
+        assert used <= capacity[officer]

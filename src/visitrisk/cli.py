@@ -536,17 +536,19 @@ def _measurement_table(measurement) -> object:
         f"{summary['horizon']} days)",
         title_justify="left",
     )
-    for header in ("band", "metric", "visit / holdout", "effect [95 % CI]", "predicted"):
-        table.add_column(header, justify="left" if header in ("band", "metric") else "right")
+    headers = ("band", "metric", "unit", "visit / holdout", "effect", "95 % CI", "predicted")
+    for header in headers:
+        table.add_column(header, justify="left" if header in headers[:3] else "right")
     for row in measurement.effects.to_dict("records"):
-        scale, unit = (100.0, " pts") if row["unit"] == "share" else (1.0, " CNY")
+        scale, unit = (100.0, "points") if row["unit"] == "share" else (1.0, "CNY")
         table.add_row(
             row["band"],
             row["metric"],
+            unit,
             f"{row['n_visit']:,} / {row['n_holdout']:,}",
-            f"{scale * row['effect']:+,.1f} [{scale * row['ci_low']:+,.1f}, "
-            f"{scale * row['ci_high']:+,.1f}]{unit}",
-            f"{scale * row['predicted_effect']:+,.1f}{unit}",
+            f"{scale * row['effect']:+,.1f}",
+            f"[{scale * row['ci_low']:+,.1f}, {scale * row['ci_high']:+,.1f}]",
+            f"{scale * row['predicted_effect']:+,.1f}",
         )
     table.caption = (
         f"{summary['visits_made']:,} of {summary['planned_visits']:,} planned visits made; "

@@ -264,9 +264,15 @@ class PlanMeasurement:
         list of str
             What could not be logged (empty when everything was).
         """
-        from visitrisk.tracking import RunLog
+        from visitrisk.tracking import RunLog, _check_reachable
 
         run = RunLog(tracking_uri, run_id=run_id)
+        try:
+            # MLflow would retry an unreachable server for minutes, once per call.
+            _check_reachable(tracking_uri)
+        except ConnectionError as error:
+            run._failed("measurement (metrics, tags, files)", error)
+            return list(run.not_logged)
         step = (pd.Timestamp(self.summary["as_of"]) - pd.Timestamp(self.summary["plan_as_of"])).days
         run.log_metrics({f"measured_{k}": v for k, v in self.to_dict().items()}, step=step)
         run.set_tags(
