@@ -228,6 +228,11 @@ def test_unusable_plans_are_refused(world, oracle_plan, measured):
     rows.loc[held, "assignment_probability"] = 1.0
     with pytest.raises(DataError, match="holdout customer cannot have been assigned"):
         measure_plan(later.portfolio, rows, later.as_of)
+    no_holdout = oracle_plan.plan[oracle_plan.plan["arm"] == "visit"]
+    with pytest.warns(UserWarning, match="has no randomised holdout: its effect cannot be"):
+        without = measure_plan(later.portfolio, no_holdout, later.as_of, plan_as_of=AS_OF)
+    assert without.to_frame()["effect"].isna().all()
+    assert without.summary["visits_made"] > 0
     with pytest.raises(ValueError, match="'horizon' parameter of measure_plan must be a positive"):
         measure_plan(later.portfolio, oracle_plan, later.as_of, horizon=0)
 
