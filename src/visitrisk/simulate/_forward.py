@@ -247,7 +247,8 @@ def simulate_forward(
     end = as_of + int(days)
     reserved_until = as_of + simulated.horizon
     n_officers = len(world.staff.branch)
-    made_customer, made_day, made_plan = [], [], []
+    nothing = np.zeros(0, dtype=np.int64)
+    made_customer, made_day, made_plan = [nothing], [nothing], [np.zeros(0, dtype=object)]
     # Nothing happens on the as-of date itself: its tables were exported at its end, so a
     # visit then (cash taken on site) would add a row to the past.
     for day in range(as_of + 1, end):
