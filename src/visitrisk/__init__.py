@@ -7,6 +7,7 @@ cure, exact explanations, and visit plans that fit the staff a bank has.
 # Names are listed once in __all__ below; everything else in the package is private.
 from typing import TYPE_CHECKING
 
+from visitrisk.audit import audit_problems, audit_visits
 from visitrisk.contract import DataError, Portfolio, load_portfolio
 from visitrisk.evaluation import (
     EvaluationReport,
@@ -89,6 +90,8 @@ __all__ = [
     "VisitPlan",
     "XLearner",
     "__version__",
+    "audit_problems",
+    "audit_visits",
     "average_treatment_effect",
     "build_features",
     "build_training_set",
