@@ -4,9 +4,10 @@
 with a staff table of working days, covered branches and about 20 absent days per officer
 a year. The log is mostly clean; planted faults make every rule fire: officers over their
 daily capacity, visits on absent days and weekends, customers both met and not found on
-a day, visits outside the officer's branches, and five officers (in five branches) who record almost only
-``not_found``. The data is built in memory (vectorised, timed separately, not part of the
-figure); ``load_portfolio`` validates it once before the audit is timed.
+a day, visits outside the officer's branches, and five officers (in five branches) who
+record almost only ``not_found``. The data is built in memory (vectorised, timed
+separately, not part of the figure); ``load_portfolio`` validates it once before the audit
+is timed.
 
 Run ``python -m bench audit`` (or ``python -m bench.bench_audit``); set
 ``VISITRISK_BENCH_SCALE=0.01`` for a quick run on 1% of the visits. The figures go to
@@ -46,7 +47,7 @@ def _weekdays(n_weeks: int) -> np.ndarray:
 
 
 def _tables(rng: np.random.Generator) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
-    """A minimal loan book, a staff table and a visit log with planted faults."""
+    """Return a minimal loan book, a staff table and a visit log with planted faults."""
     customer_branch = rng.integers(0, N_BRANCHES, N_CUSTOMERS)
     customers = pd.DataFrame(
         {
@@ -101,9 +102,7 @@ def _tables(rng: np.random.Generator) -> tuple[dict[str, pd.DataFrame], dict[str
         [np.repeat(FIRST_DAY + _weekdays(n_weeks), c).astype(np.int64) for c in capacity]
     )
     absent_keys = absent_officer * 100_000 + (absent_day - FIRST_DAY).astype(np.int64)
-    present = ~np.isin(
-        slot_officer * 100_000 + slot_day - FIRST_DAY.astype(np.int64), absent_keys
-    )
+    present = ~np.isin(slot_officer * 100_000 + slot_day - FIRST_DAY.astype(np.int64), absent_keys)
     slot = rng.choice(np.flatnonzero(present), N_VISITS, replace=False)
     officer, day = slot_officer[slot], slot_day[slot].astype("datetime64[D]")
     week = (day - FIRST_DAY).astype(np.int64) // 7

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from visitrisk.audit import audit_problems, audit_visits
 from visitrisk.contract import DataError, Portfolio, load_portfolio
+from visitrisk.drift import drift_report, population_stability
 from visitrisk.evaluation import (
     EvaluationReport,
     evaluate,
@@ -96,6 +97,7 @@ __all__ = [
     "build_features",
     "build_training_set",
     "customer_ledger",
+    "drift_report",
     "evaluate",
     "evaluate_scores",
     "explain",
@@ -113,6 +115,7 @@ __all__ = [
     "plot_calibration",
     "plot_qini_curve",
     "policy_value",
+    "population_stability",
     "promote",
     "pseudo_outcomes",
     "qini_auc_score",

@@ -92,8 +92,7 @@ _DESCRIPTIONS = {
     "over_capacity": "were made on a day the officer recorded more visits than visits_per_day",
     "absent_day": "were made on one of the officer's absent_dates",
     "off_working_day": "were made on a weekday outside the officer's working_days",
-    "met_and_not_found": "say the customer was met while another record that day says "
-    "not_found",
+    "met_and_not_found": "say the customer was met while another record that day says not_found",
     "branch_not_covered": "went to a customer of a branch the officer neither belongs to "
     "nor covers",
     "outcome_mix": "were made by an officer whose outcomes differ sharply from the other "
@@ -431,9 +430,7 @@ def _pair_key(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 # The rules: each returns the flagged positions (in the log) and their details
 # --------------------------------------------------------------------------------------
-def _over_capacity(
-    log: _VisitLog, staff: _StaffFacts, slack: int
-) -> tuple[np.ndarray, pd.Series]:
+def _over_capacity(log: _VisitLog, staff: _StaffFacts, slack: int) -> tuple[np.ndarray, pd.Series]:
     checked = np.flatnonzero(staff.known)
     officer_row = staff.officer_row[checked]
     day = log.day[checked]
@@ -583,9 +580,7 @@ def _outcome_mix(
     distance = 0.5 * np.abs(share - share_others).sum(axis=1)
     adjusted = np.minimum(p_value * max(n_tested, 1), 1.0)
     flagged_cell = (
-        tested
-        & (adjusted < parameters["alpha"])
-        & (distance >= parameters["min_mix_difference"])
+        tested & (adjusted < parameters["alpha"]) & (distance >= parameters["min_mix_difference"])
     )
 
     # One sentence per flagged cell, spread to its records.
