@@ -411,7 +411,7 @@ def score_drift_warning(report: pd.DataFrame) -> str | None:
     row = report.loc[report["feature"] == SCORE_NAME]
     if row.empty or not row["psi"].iloc[0] >= PSI_BANDS[1][0]:
         return None
-    psi = float(row["psi"].iloc[0])
+    psi, noise = float(row["psi"].iloc[0]), float(row["psi_noise"].iloc[0])
     major = report.loc[
         (report["band"] == "major") & (report["feature"] != SCORE_NAME) & ~report["calendar"]
     ]
@@ -423,7 +423,8 @@ def score_drift_warning(report: pd.DataFrame) -> str | None:
     )
     return (
         f"The uplift scores have drifted: population stability index {psi:.2f} >= "
-        f"{PSI_BANDS[1][0]} between the training population and the customers scored. "
+        f"{PSI_BANDS[1][0]} between the training population and the {row['n_scoring'].iloc[0]:,} "
+        f"customers scored (sampling alone gives about {noise:.2f}). "
         "The model is being applied to customers unlike those it learned from; check the "
         "data and consider retraining."
         + (f" Features with a major shift: {worst}." if worst else "")
