@@ -106,8 +106,10 @@ def test_met_and_not_found_on_the_same_day(make):
     flags = audit_visits(pf)
 
     assert _reasons(flags) == {i: ["met_and_not_found"] for i in (3, 4, 6, 7)}
-    assert flags["detail"].iloc[0].startswith(
-        "customer C001 on 2026-04-20: 1 record(s) say the customer was met"
+    assert (
+        flags["detail"]
+        .iloc[0]
+        .startswith("customer C001 on 2026-04-20: 1 record(s) say the customer was met")
     )
     assert flags["detail"].iloc[0].endswith("this one says met")
 
@@ -136,9 +138,7 @@ def test_a_record_breaking_two_rules_has_two_rows(make):
 def _branch_log(bad_outcomes: list[str], n_clean_officers: int = 6) -> tuple[list, pd.DataFrame]:
     """40 visits by each officer of branch B01, one visit per working day each."""
     clean = ["met"] * 20 + ["promise_to_pay"] * 12 + ["not_found"] * 8
-    officers = {"O03": bad_outcomes} | {
-        f"O{i + 4:02d}": clean for i in range(n_clean_officers)
-    }
+    officers = {"O03": bad_outcomes} | {f"O{i + 4:02d}": clean for i in range(n_clean_officers)}
     days = pd.bdate_range("2026-05-04", periods=40 * len(officers)).strftime("%Y-%m-%d")
     rows, k = [], 0
     for officer, outcomes in officers.items():
@@ -299,7 +299,7 @@ def test_training_set_can_leave_flagged_visits_out_of_the_treatment():
     pd.testing.assert_series_equal(cleaned.treatment, reference.treatment)
     assert cleaned.treatment.sum() < kept.treatment.sum()
     assert (cleaned.treatment <= kept.treatment).all()
-    with pytest.raises(ValueError, match="'exclude_flagged_visits' parameter .* must be a bool"):
+    with pytest.raises(ValueError, match=r"'exclude_flagged_visits' parameter .* must be a bool"):
         vr.build_training_set(portfolio, snapshots, exclude_flagged_visits="yes")
 
 
