@@ -130,6 +130,7 @@ def _tables(rng: np.random.Generator) -> tuple[dict[str, pd.DataFrame], dict[str
     mostly_not_found = np.isin(officer, suspicious) & (rng.random(N_VISITS) < 0.9)
     outcome[mostly_not_found] = 2
     planted["mostly_not_found_officer_records"] = int(np.isin(officer, suspicious).sum())
+    planted["mostly_not_found_officers"] = [f"O{number:04d}" for number in suspicious]
     # One officer logs a whole day's visits twice over.
     busy = np.flatnonzero(officer == 11)[:40]
     day[busy] = FIRST_DAY + 2
@@ -187,6 +188,10 @@ def main() -> None:
         "planted": planted,
         "flagged_records": int(flags["visit_index"].nunique()),
         "flags_by_reason": flags["reason"].value_counts().to_dict(),
+        "outcome_mix_officers": sorted(
+            flags.loc[flags["reason"] == "outcome_mix", "officer_id"].unique().tolist()
+        ),
+        "planted_outcome_mix_officers": planted.pop("mostly_not_found_officers"),
         "skipped_checks": flags.attrs["skipped_checks"],
         "target_seconds": TARGET_SECONDS,
         "target_peak_rss_gb": TARGET_GB,

@@ -209,9 +209,14 @@ def test_without_staff_the_staff_rules_are_skipped_and_said_so(make):
         "no staff table was given",
     )
     problems = audit_problems(flags)
-    assert problems["rule"].tolist()[:2] == ["met_and_not_found", "audit_check_skipped"]
-    assert "visits: the over_capacity check was skipped: no staff table was given" in set(
-        problems["message"]
+    assert problems["rule"].tolist() == [
+        "met_and_not_found",
+        "audit_check_skipped",
+        "audit_not_checked",  # outcome_mix: too few records
+    ]
+    assert problems["message"].iloc[1] == (
+        "visits: the over_capacity, absent_day, off_working_day, branch_not_covered checks "
+        "were skipped: no staff table was given"
     )
 
 
@@ -222,6 +227,14 @@ def test_blank_columns_skip_the_checks_that_need_them(make, tiny_tables):
     assert flags.empty
     assert set(flags.attrs["skipped_checks"]) == set(AUDIT_REASONS)
     assert flags.attrs["checks_run"] == []
+    no_visits = audit_visits(make(visits=None))
+    assert no_visits.attrs["skipped_checks"] == dict.fromkeys(
+        AUDIT_REASONS, "there is no visit record to audit"
+    )
+    assert audit_problems(no_visits)["message"].tolist() == [
+        f"visits: the {', '.join(AUDIT_REASONS)} checks were skipped: there is no visit "
+        "record to audit"
+    ]
 
     flags = audit_visits(make(staff=staff))
     assert flags.attrs["skipped_checks"] == {

@@ -42,6 +42,7 @@ import datetime as _dt
 import numpy as np
 import pandas as pd
 
+from visitrisk._outcome_mix import outcome_mix_flags, pair_key
 from visitrisk._tables import PROBLEM_COLUMNS, empty_problems, key_positions
 from visitrisk.contract import Portfolio
 from visitrisk.features import _as_timestamp, _param_error
@@ -185,16 +186,17 @@ def audit_visits(
     skipped: dict[str, str] = {}
     not_checked: dict[str, str] = {}
     flags: list[tuple[str, np.ndarray, pd.Series]] = []
+    staff_rules = ("over_capacity", "absent_day", "off_working_day", "branch_not_covered")
+    outcome_rules = ("met_and_not_found", "outcome_mix")
 
-    if portfolio.staff is None:
-        for reason in ("over_capacity", "absent_day", "off_working_day", "branch_not_covered"):
-            skipped[reason] = "no staff table was given"
+    if log.n == 0:
+        skipped = dict.fromkeys(AUDIT_REASONS, "there is no visit record to audit")
+    elif portfolio.staff is None:
+        skipped = dict.fromkeys(staff_rules, "no staff table was given")
     elif not log.has_officer.any():
-        for reason in ("over_capacity", "absent_day", "off_working_day", "branch_not_covered"):
-            skipped[reason] = "visits.officer_id is blank in every record audited"
+        skipped = dict.fromkeys(staff_rules, "visits.officer_id is blank in every record")
     else:
         staff = _StaffFacts(portfolio.staff, log)
-        unjudged = _unjudged_by_staff(log, staff)
         flags.append(("over_capacity", *_over_capacity(log, staff, parameters["capacity_slack"])))
         if staff.absences.empty:
             skipped["absent_day"] = "staff.absent_dates is blank for every officer"
@@ -202,22 +204,29 @@ def audit_visits(
             flags.append(("absent_day", *_absent_day(log, staff)))
         flags.append(("off_working_day", *_off_working_day(log, staff)))
         flags.append(("branch_not_covered", *_branch_not_covered(log, staff)))
-        for reason in ("over_capacity", "absent_day", "off_working_day", "branch_not_covered"):
-            if unjudged and reason not in skipped:
-                not_checked[reason] = unjudged
+        unjudged = _unjudged_by_staff(log, staff)
+        if unjudged:
+            not_checked.update(dict.fromkeys(set(staff_rules) - set(skipped), unjudged))
 
-    if not log.has_outcome.any():
-        skipped["met_and_not_found"] = "visits.outcome is blank in every record audited"
-        skipped["outcome_mix"] = "visits.outcome is blank in every record audited"
-    else:
+    if log.n and not log.has_outcome.any():
+        skipped.update(dict.fromkeys(outcome_rules, "visits.outcome is blank in every record"))
+    elif log.n:
         flags.append(("met_and_not_found", *_met_and_not_found(log)))
         no_outcome = int((~log.has_outcome).sum())
         if no_outcome:
             not_checked["met_and_not_found"] = f"{no_outcome:,} records have no outcome"
         if not log.has_officer.any():
-            skipped["outcome_mix"] = "visits.officer_id is blank in every record audited"
+            skipped["outcome_mix"] = "visits.officer_id is blank in every record"
         else:
-            rows, details, untested = _outcome_mix(log, parameters)
+            rows, details, untested = outcome_mix_flags(
+                log.officer_id,
+                log.outcome,
+                log.branch,
+                log.branch_index,
+                min_visits=parameters["min_officer_visits"],
+                alpha=parameters["alpha"],
+                min_difference=parameters["min_mix_difference"],
+            )
             flags.append(("outcome_mix", rows, details))
             if untested:
                 not_checked["outcome_mix"] = untested
@@ -228,7 +237,7 @@ def audit_visits(
             "visits_audited": log.n,
             "checks_run": [reason for reason in AUDIT_REASONS if reason not in skipped],
             "skipped_checks": skipped,
-            "not_checked": not_checked,
+            "not_checked": {r: not_checked[r] for r in AUDIT_REASONS if r in not_checked},
             "parameters": {"since": None if since is None else str(since), **parameters},
         }
     )
@@ -282,28 +291,29 @@ def audit_problems(audit: pd.DataFrame) -> pd.DataFrame:
                 f"e.g. {key_name} {', '.join(examples)}",
             }
         )
-    for reason, why in audit.attrs.get("skipped_checks", {}).items():
-        rows.append(
-            {
-                "table": "visits",
-                "column": "",
-                "rule": "audit_check_skipped",
-                "count": 0,
-                "examples": reason,
-                "message": f"visits: the {reason} check was skipped: {why}",
-            }
-        )
-    for reason, why in audit.attrs.get("not_checked", {}).items():
-        rows.append(
-            {
-                "table": "visits",
-                "column": "",
-                "rule": "audit_not_checked",
-                "count": 0,
-                "examples": reason,
-                "message": f"visits: the {reason} check could not judge every record: {why}",
-            }
-        )
+    # Rules skipped (or partly unchecked) for the same reason share one row.
+    for rule, attribute, verb in (
+        ("audit_check_skipped", "skipped_checks", "skipped"),
+        ("audit_not_checked", "not_checked", "could not judge every record"),
+    ):
+        by_why: dict[str, list[str]] = {}
+        for reason, why in audit.attrs.get(attribute, {}).items():
+            by_why.setdefault(why, []).append(reason)
+        for why, reasons in by_why.items():
+            names = ", ".join(reasons)
+            checks = "check" if len(reasons) == 1 else "checks"
+            was = ("was" if len(reasons) == 1 else "were") if verb == "skipped" else ""
+            rows.append(
+                {
+                    "table": "visits",
+                    "column": "",
+                    "rule": rule,
+                    "count": 0,
+                    "examples": names,
+                    "message": f"visits: the {names} {checks} {was + ' ' if was else ''}"
+                    f"{verb}: {why}",
+                }
+            )
     if not rows:
         return empty_problems()
     return pd.DataFrame(rows, columns=list(PROBLEM_COLUMNS)).astype({"count": "int64"})
@@ -422,11 +432,6 @@ def _unjudged_by_staff(log: _VisitLog, staff: _StaffFacts) -> str:
     return "; ".join(reasons)
 
 
-def _pair_key(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """One int64 per (first, second) pair of non-negative ints below 2**31."""
-    return first.astype(np.int64) * np.int64(2**31) + second.astype(np.int64)
-
-
 # --------------------------------------------------------------------------------------
 # The rules: each returns the flagged positions (in the log) and their details
 # --------------------------------------------------------------------------------------
@@ -435,7 +440,7 @@ def _over_capacity(log: _VisitLog, staff: _StaffFacts, slack: int) -> tuple[np.n
     officer_row = staff.officer_row[checked]
     day = log.day[checked]
     _, inverse, counts = np.unique(
-        _pair_key(officer_row, day - day.min(initial=0)), return_inverse=True, return_counts=True
+        pair_key(officer_row, day - day.min(initial=0)), return_inverse=True, return_counts=True
     )
     per_day = counts[inverse]
     capacity = staff.officers["visits_per_day"].to_numpy()[officer_row]
@@ -458,8 +463,8 @@ def _absent_day(log: _VisitLog, staff: _StaffFacts) -> tuple[np.ndarray, pd.Seri
     checked = np.flatnonzero(staff.known)
     absences = staff.absences
     origin = min(log.day.min(initial=0), int(absences["day"].min()))
-    absent_keys = _pair_key(absences["row"].to_numpy(), absences["day"].to_numpy() - origin)
-    keys = _pair_key(staff.officer_row[checked], log.day[checked] - origin)
+    absent_keys = pair_key(absences["row"].to_numpy(), absences["day"].to_numpy() - origin)
+    keys = pair_key(staff.officer_row[checked], log.day[checked] - origin)
     positions = checked[np.isin(keys, absent_keys)]
     detail = (
         "officer "
@@ -499,9 +504,9 @@ def _off_working_day(log: _VisitLog, staff: _StaffFacts) -> tuple[np.ndarray, pd
 
 def _branch_not_covered(log: _VisitLog, staff: _StaffFacts) -> tuple[np.ndarray, pd.Series]:
     checked = np.flatnonzero(staff.known & (log.branch >= 0))
-    allowed = _pair_key(staff.coverage_row, np.maximum(staff.coverage_branch, 0))
+    allowed = pair_key(staff.coverage_row, np.maximum(staff.coverage_branch, 0))
     allowed = allowed[staff.coverage_branch >= 0]
-    keys = _pair_key(staff.officer_row[checked], log.branch[checked])
+    keys = pair_key(staff.officer_row[checked], log.branch[checked])
     positions = checked[~np.isin(keys, allowed)]
     officer_row = staff.officer_row[positions]
     detail = (
@@ -524,7 +529,7 @@ def _met_and_not_found(log: _VisitLog) -> tuple[np.ndarray, pd.Series]:
     not_found = outcome == "not_found"
     customer, _ = pd.factorize(log.customer_id.take(checked))
     day = log.day[checked]
-    _, group = np.unique(_pair_key(customer, day - day.min(initial=0)), return_inverse=True)
+    _, group = np.unique(pair_key(customer, day - day.min(initial=0)), return_inverse=True)
     n_met = np.bincount(group, weights=met)[group]
     n_not_found = np.bincount(group, weights=not_found)[group]
     conflict = (met | not_found) & (n_met > 0) & (n_not_found > 0)
@@ -544,109 +549,6 @@ def _met_and_not_found(log: _VisitLog) -> tuple[np.ndarray, pd.Series]:
         + log.text("outcome", positions)
     )
     return positions, detail
-
-
-def _outcome_mix(
-    log: _VisitLog, parameters: dict[str, float | int]
-) -> tuple[np.ndarray, pd.Series, str]:
-    """Chi-square test of each (officer, branch) outcome mix against the branch's others."""
-    from scipy.stats import chi2
-
-    outcomes = pd.Index(sorted(log.outcome.dropna().unique()))
-    checked = np.flatnonzero(log.has_outcome & log.has_officer & (log.branch >= 0))
-    outcome = outcomes.get_indexer(log.outcome.take(checked))
-    officer, officer_ids = pd.factorize(log.officer_id.take(checked))
-    branch = log.branch[checked]
-    cell_keys, cell = np.unique(_pair_key(branch, officer), return_inverse=True)
-    n_outcomes, n_cells = len(outcomes), len(cell_keys)
-    cell_branch = (cell_keys // np.int64(2**31)).astype(np.int64)
-    cell_officer = (cell_keys % np.int64(2**31)).astype(np.int64)
-
-    counts = np.bincount(cell * n_outcomes + outcome, minlength=n_cells * n_outcomes)
-    counts = counts.reshape(n_cells, n_outcomes).astype(np.float64)
-    branch_counts = np.zeros((len(log.branch_index), n_outcomes))
-    np.add.at(branch_counts, cell_branch, counts)
-    others = branch_counts[cell_branch] - counts
-    n_officer, n_others = counts.sum(axis=1), others.sum(axis=1)
-    least = parameters["min_officer_visits"]
-    tested = (n_officer >= least) & (n_others >= least)
-
-    statistic, dof = _chi_square_two_rows(counts[tested], others[tested])
-    p_value = np.ones(n_cells)
-    p_value[tested] = np.where(dof > 0, chi2.sf(statistic, np.maximum(dof, 1)), 1.0)
-    n_tested = int(tested.sum())
-    share = counts / np.maximum(n_officer, 1)[:, None]
-    share_others = others / np.maximum(n_others, 1)[:, None]
-    distance = 0.5 * np.abs(share - share_others).sum(axis=1)
-    adjusted = np.minimum(p_value * max(n_tested, 1), 1.0)
-    flagged_cell = (
-        tested & (adjusted < parameters["alpha"]) & (distance >= parameters["min_mix_difference"])
-    )
-
-    # One sentence per flagged cell, spread to its records.
-    most = np.argmax(share - share_others, axis=1)
-    cell_text = pd.Series(
-        "officer "
-        + pd.Series(np.asarray(officer_ids)[cell_officer], dtype="str")
-        + " recorded "
-        + pd.Series(np.asarray(outcomes)[most], dtype="str")
-        + " for "
-        + pd.Series(np.round(100 * share[np.arange(n_cells), most]).astype(np.int64), dtype="str")
-        + " % of "
-        + pd.Series(n_officer.astype(np.int64), dtype="str")
-        + " visits to customers of branch "
-        + pd.Series(np.asarray(log.branch_index)[cell_branch], dtype="str")
-        + ", against "
-        + pd.Series(
-            np.round(100 * share_others[np.arange(n_cells), most]).astype(np.int64), dtype="str"
-        )
-        + " % of "
-        + pd.Series(n_others.astype(np.int64), dtype="str")
-        + " by the branch's other officers (outcome mix differs by "
-        + pd.Series(np.round(100 * distance).astype(np.int64), dtype="str")
-        + " %; chi-square p = "
-        + pd.Series([f"{p:.1e}" for p in p_value], dtype="str")
-        + f", Bonferroni over {n_tested} officer-branch pairs)",
-        dtype="str",
-    )
-    record_flagged = flagged_cell[cell]
-    positions = checked[record_flagged]
-    detail = cell_text.take(cell[record_flagged]).reset_index(drop=True)
-
-    untested_records = int((~tested[cell]).sum())
-    untested = ""
-    if untested_records:
-        untested = (
-            f"{untested_records:,} records belong to {int((~tested).sum()):,} officer-branch "
-            f"pairs with fewer than {least} records with an outcome on the officer's side or "
-            "on the side of the branch's other officers, which were not tested"
-        )
-    no_officer = int((log.has_outcome & ~log.has_officer).sum())
-    if no_officer:
-        untested = "; ".join(
-            filter(None, [untested, f"{no_officer:,} records with an outcome have no officer_id"])
-        )
-    return positions, detail, untested
-
-
-def _chi_square_two_rows(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pearson's chi-square statistic and degrees of freedom of many 2 x K tables.
-
-    Row ``i`` of ``first`` and ``second`` are the two rows of table ``i``. Columns empty in
-    both rows are left out (they carry no information): the degrees of freedom are the
-    number of non-empty columns minus one.
-    """
-    column = first + second
-    total = column.sum(axis=1, keepdims=True)
-    present = column > 0
-    statistic = np.zeros(len(first))
-    for row_counts in (first, second):
-        expected = row_counts.sum(axis=1, keepdims=True) * column / np.maximum(total, 1)
-        contribution = np.where(
-            present, (row_counts - expected) ** 2 / np.where(present, expected, 1.0), 0.0
-        )
-        statistic += contribution.sum(axis=1)
-    return statistic, present.sum(axis=1) - 1
 
 
 # --------------------------------------------------------------------------------------
