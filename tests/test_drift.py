@@ -75,7 +75,10 @@ def test_missing_values_are_a_bin_of_their_own():
     )
     # A complete variable has no missing bin: it would only dilute the other bins.
     assert population_stability([1.0, 2.0], [1.0, 2.0, np.nan], bins=2) > 0
-    assert population_stability(pd.array([1, None, 3], dtype="Int64"), [1, 3, 3]) > 0
+    nullable = pd.DataFrame({"n": pd.array([1, None, 3, 4], dtype="Int64")})
+    report = drift_report(nullable, nullable.iloc[[0, 2, 2, 3]])
+    assert report[["kind", "bins"]].values.tolist() == [["numeric", 4]]  # 3 bins + missing
+    assert report["psi"].item() > 0
 
 
 def test_categories_new_ones_and_missing():

@@ -277,8 +277,10 @@ def drift_metrics(report: pd.DataFrame) -> dict[str, float]:
 def _as_series(values: Any, name: str) -> pd.Series:
     if isinstance(values, pd.DataFrame):
         raise TypeError(f"The {name!r} values must be one-dimensional. Got a DataFrame instead.")
-    series = values.reset_index(drop=True) if isinstance(values, pd.Series) else None
-    if series is None:
+    if isinstance(values, pd.Series | pd.Index | pd.api.extensions.ExtensionArray):
+        # Keeps nullable and categorical dtypes (np.asarray would turn them into objects).
+        series = pd.Series(values).reset_index(drop=True)
+    else:
         array = np.asarray(values)
         if array.ndim != 1:
             raise ValueError(
