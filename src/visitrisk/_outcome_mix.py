@@ -8,12 +8,26 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["outcome_mix_flags", "pair_key"]
+__all__ = ["group_codes", "is_member", "outcome_mix_flags", "pair_key"]
 
 
 def pair_key(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """One int64 per (first, second) pair of non-negative ints below 2**31."""
     return first.astype(np.int64) * np.int64(2**31) + second.astype(np.int64)
+
+
+def group_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Code of each key's group (in order of first appearance) and the distinct keys.
+
+    A hash table, not a sort: linear in the number of records.
+    """
+    codes, uniques = pd.factorize(keys)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=np.int64)
+
+
+def is_member(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Whether each key is among ``values`` (a hash lookup, not a sort)."""
+    return pd.Index(np.unique(values)).get_indexer(keys) >= 0
 
 
 def outcome_mix_flags(
@@ -59,7 +73,7 @@ def outcome_mix_flags(
     outcomes = pd.Index(sorted(outcome.take(checked).unique()))
     code = outcomes.get_indexer(outcome.take(checked))
     officer, officer_ids = pd.factorize(officer_id.take(checked))
-    cell_keys, cell = np.unique(pair_key(branch[checked], officer), return_inverse=True)
+    cell, cell_keys = group_codes(pair_key(branch[checked], officer))
     n_outcomes, n_cells = len(outcomes), len(cell_keys)
     cell_branch = (cell_keys // np.int64(2**31)).astype(np.int64)
     cell_officer = (cell_keys % np.int64(2**31)).astype(np.int64)

@@ -42,7 +42,7 @@ import datetime as _dt
 import numpy as np
 import pandas as pd
 
-from visitrisk._outcome_mix import outcome_mix_flags, pair_key
+from visitrisk._outcome_mix import group_codes, is_member, outcome_mix_flags, pair_key
 from visitrisk._tables import PROBLEM_COLUMNS, empty_problems, key_positions
 from visitrisk.contract import Portfolio
 from visitrisk.features import _as_timestamp, _param_error
@@ -376,9 +376,10 @@ class _VisitLog:
         self.has_officer = self.officer_id.notna().to_numpy()
         self.has_outcome = self.outcome.notna().to_numpy()
         customers = portfolio.customers
-        owner = key_positions(self.customer_id, customers["customer_id"])
-        branch = customers["branch_id"].take(np.maximum(owner, 0)).reset_index(drop=True)
-        self.branch_id = branch.where(pd.Series(owner >= 0), pd.NA)
+        # Position of each record's customer in the customers table (-1: unknown).
+        self.customer = key_positions(self.customer_id, customers["customer_id"])
+        branch = customers["branch_id"].take(np.maximum(self.customer, 0)).reset_index(drop=True)
+        self.branch_id = branch.where(pd.Series(self.customer >= 0), pd.NA)
         branches = [customers["branch_id"]]
         if portfolio.staff is not None:
             branches.append(portfolio.staff["branch_id"])
@@ -439,10 +440,8 @@ def _over_capacity(log: _VisitLog, staff: _StaffFacts, slack: int) -> tuple[np.n
     checked = np.flatnonzero(staff.known)
     officer_row = staff.officer_row[checked]
     day = log.day[checked]
-    _, inverse, counts = np.unique(
-        pair_key(officer_row, day - day.min(initial=0)), return_inverse=True, return_counts=True
-    )
-    per_day = counts[inverse]
+    group, _ = group_codes(pair_key(officer_row, day - day.min(initial=0)))
+    per_day = np.bincount(group)[group]
     capacity = staff.officers["visits_per_day"].to_numpy()[officer_row]
     over = per_day > capacity + slack
     positions = checked[over]
@@ -465,7 +464,7 @@ def _absent_day(log: _VisitLog, staff: _StaffFacts) -> tuple[np.ndarray, pd.Seri
     origin = min(log.day.min(initial=0), int(absences["day"].min()))
     absent_keys = pair_key(absences["row"].to_numpy(), absences["day"].to_numpy() - origin)
     keys = pair_key(staff.officer_row[checked], log.day[checked] - origin)
-    positions = checked[np.isin(keys, absent_keys)]
+    positions = checked[is_member(keys, absent_keys)]
     detail = (
         "officer "
         + log.text("officer_id", positions)
@@ -507,7 +506,7 @@ def _branch_not_covered(log: _VisitLog, staff: _StaffFacts) -> tuple[np.ndarray,
     allowed = pair_key(staff.coverage_row, np.maximum(staff.coverage_branch, 0))
     allowed = allowed[staff.coverage_branch >= 0]
     keys = pair_key(staff.officer_row[checked], log.branch[checked])
-    positions = checked[~np.isin(keys, allowed)]
+    positions = checked[~is_member(keys, allowed)]
     officer_row = staff.officer_row[positions]
     detail = (
         "officer "
@@ -523,13 +522,12 @@ def _branch_not_covered(log: _VisitLog, staff: _StaffFacts) -> tuple[np.ndarray,
 
 
 def _met_and_not_found(log: _VisitLog) -> tuple[np.ndarray, pd.Series]:
-    checked = np.flatnonzero(log.has_outcome)
-    outcome = log.outcome.take(checked).to_numpy(dtype=object)
-    met = np.isin(outcome, CONTACT_OUTCOMES)
-    not_found = outcome == "not_found"
-    customer, _ = pd.factorize(log.customer_id.take(checked))
+    checked = np.flatnonzero(log.has_outcome & (log.customer >= 0))
+    outcome = log.outcome.take(checked)
+    met = outcome.isin(CONTACT_OUTCOMES).to_numpy()
+    not_found = (outcome == "not_found").to_numpy()
     day = log.day[checked]
-    _, group = np.unique(pair_key(customer, day - day.min(initial=0)), return_inverse=True)
+    group, _ = group_codes(pair_key(log.customer[checked], day - day.min(initial=0)))
     n_met = np.bincount(group, weights=met)[group]
     n_not_found = np.bincount(group, weights=not_found)[group]
     conflict = (met | not_found) & (n_met > 0) & (n_not_found > 0)
