@@ -132,6 +132,10 @@ def audit_visits(
       branch), so that a large log does not flag trivial differences and a rare outcome
       seen a few times (where the chi-square approximation is loose) cannot flag alone.
 
+    The reference is the branch's *other* officers, so an officer never dilutes their own
+    comparison; when many officers of one branch share a fault, the reference itself is
+    off and honest colleagues may be flagged too (read the flags per branch).
+
     Parameters
     ----------
     portfolio : Portfolio
@@ -167,6 +171,9 @@ def audit_visits(
           ``officer_id``, an officer absent from ``staff``, no outcome), with why (dict
           str to str);
         - ``"parameters"``: the thresholds used (dict).
+
+        ``attrs`` are plain Python values; pandas may drop them in some operations
+        (e.g. ``concat`` of audits with different attrs), so read them from the result.
 
     Raises
     ------
