@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from visitrisk.contract import PROBLEM_COLUMNS, DataError
+from visitrisk._problems import MAX_EXAMPLES, problem, raise_problems, require_columns
 
 __all__ = ["REQUIRED_SCORE_COLUMNS", "prepare_scores", "prepare_staff"]
 
@@ -31,27 +31,22 @@ _NUMERIC_SCORE_COLUMNS = (*REQUIRED_SCORE_COLUMNS[1:], "latitude", "longitude")
 _TEXT_SCORE_COLUMNS = ("township", "village", "reason_1", "reason_2", "reason_3")
 _WEEKDAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DEFAULT_WORKING_DAYS = "Mon Tue Wed Thu Fri"
+_MISSING_COLUMN = "Table '{table}' has no column '{column}', which the planner needs."
 
 
-def _problem(table: str, column: str, rule: str, ids: Any, message: str) -> dict[str, Any]:
-    ids = [str(i) for i in pd.unique(pd.Series(list(ids), dtype=object))]
-    return dict(
-        zip(
-            PROBLEM_COLUMNS,
-            (table, column, rule, len(ids), ", ".join(ids[:5]), message),
-            strict=True,
-        )
-    )
+def _distinct(ids: Any) -> list[str]:
+    """Return the distinct ids, as text, in order of first appearance."""
+    return [str(i) for i in pd.unique(pd.Series(list(ids), dtype=object))]
 
 
-def _raise_problems(problems: list[dict[str, Any]]) -> None:
-    if problems:
-        raise DataError(pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS)))
+def _problem(table: str, column: str, rule: str, ids: Any, message: str) -> dict[str, object]:
+    """Return a problem counted in distinct ids (officers, customers), not rows."""
+    distinct = _distinct(ids)
+    return problem(table, column, rule, message, count=len(distinct), examples=distinct)
 
 
 def _examples(ids: Any) -> str:
-    shown = [str(i) for i in pd.unique(pd.Series(list(ids), dtype=object))[:5]]
-    return ", ".join(shown)
+    return ", ".join(_distinct(ids)[:MAX_EXAMPLES])
 
 
 def prepare_scores(scores: pd.DataFrame) -> pd.DataFrame:
@@ -61,20 +56,9 @@ def prepare_scores(scores: pd.DataFrame) -> pd.DataFrame:
     frame = scores.copy()
     if "customer_id" not in frame.columns:
         frame = frame.reset_index(names="customer_id")
-    problems: list[dict[str, Any]] = []
-    missing = [c for c in REQUIRED_SCORE_COLUMNS if c not in frame.columns]
-    for column in missing:
-        problems.append(
-            _problem(
-                "scores",
-                column,
-                "missing_column",
-                [],
-                f"Table 'scores' has no column '{column}', which the planner needs.",
-            )
-        )
-    _raise_problems(problems)
+    require_columns(frame, "scores", REQUIRED_SCORE_COLUMNS, _MISSING_COLUMN)
 
+    problems: list[dict[str, object]] = []
     frame["customer_id"] = frame["customer_id"].astype("str")
     frame["branch_id"] = frame["branch_id"].astype("str")
     for column in ("customer_id", "branch_id"):
@@ -166,7 +150,7 @@ def prepare_scores(scores: pd.DataFrame) -> pd.DataFrame:
         frame["last_visit_date"] = parsed.dt.normalize()
     else:
         frame["last_visit_date"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[s]")
-    _raise_problems(problems)
+    raise_problems(problems)
     for column in _TEXT_SCORE_COLUMNS:
         if column not in frame.columns:
             frame[column] = pd.Series(pd.NA, index=frame.index, dtype="str")
@@ -191,19 +175,8 @@ def prepare_staff(staff: pd.DataFrame, known_branches: pd.Index) -> dict[str, An
     """
     if not isinstance(staff, pd.DataFrame):
         raise TypeError(f"staff must be a pandas DataFrame. Got {type(staff).__name__}.")
-    problems: list[dict[str, Any]] = []
-    for column in ("officer_id", "branch_id", "visits_per_day"):
-        if column not in staff.columns:
-            problems.append(
-                _problem(
-                    "staff",
-                    column,
-                    "missing_column",
-                    [],
-                    f"Table 'staff' has no column '{column}', which the planner needs.",
-                )
-            )
-    _raise_problems(problems)
+    require_columns(staff, "staff", ("officer_id", "branch_id", "visits_per_day"), _MISSING_COLUMN)
+    problems: list[dict[str, object]] = []
     frame = staff.reset_index(drop=True)
     officer_id = frame["officer_id"].astype("str")
     # Rows without an officer_id are named by their position in the problem report.
@@ -298,7 +271,7 @@ def prepare_staff(staff: pd.DataFrame, known_branches: pd.Index) -> dict[str, An
                 f"officer(s) {_examples(absent_tokens.loc[bad, 'owner'])}.",
             )
         )
-    _raise_problems(problems)
+    raise_problems(problems)
 
     weekdays = pd.DataFrame({"row": day_tokens["row"], "day": day_index.to_numpy(dtype=np.int64)})
     weekdays = weekdays.drop_duplicates()

@@ -17,16 +17,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from visitrisk._problems import PROBLEM_COLUMNS, empty_problems
 from visitrisk._tables import (
     CONTRACT,
-    PROBLEM_COLUMNS,
     REQUIRED_TABLES,
     TABLES,
     VISIT_OUTCOMES,
     WEEKDAYS,
     Problems,
     TypedTable,
-    empty_problems,
     key_positions,
     parse_iso_dates,
     read_folder,
@@ -49,19 +48,15 @@ __all__ = [
     "load_portfolio",
 ]
 
-# TABLES (contract tables in dependency order), PROBLEM_COLUMNS (columns of every problem
-# report) and CONTRACT (every column, its kind, whether required) are defined beside the
-# readers in visitrisk._tables and are part of this module's public API.
+# TABLES (contract tables in dependency order) and CONTRACT (every column, its kind, whether
+# required) are defined beside the readers in visitrisk._tables, PROBLEM_COLUMNS (columns of
+# every problem report) in visitrisk._problems; all three are part of this module's public API.
 
 #: A loan whose payments exceed this multiple of its whole schedule gets a warning.
 _PAYMENT_EXCESS_RATIO = 1.5
 
 #: Working days of an officer whose ``working_days`` is blank.
 _DEFAULT_WORKING_DAYS = "Mon Tue Wed Thu Fri"
-
-
-def _empty_problems() -> pd.DataFrame:
-    return empty_problems()
 
 
 class DataError(ValueError):
@@ -90,7 +85,7 @@ class DataError(ValueError):
         row_counts: dict[str, int | None] | None = None,
     ) -> None:
         self.problems = problems.reset_index(drop=True)
-        self.warnings = _empty_problems() if warnings is None else warnings.reset_index(drop=True)
+        self.warnings = empty_problems() if warnings is None else warnings.reset_index(drop=True)
         self.row_counts = dict(row_counts or {})
         lines = [f"{len(self.problems)} problem(s) in the input tables:"]
         lines += [f"  - {message}" for message in self.problems["message"]]
@@ -123,7 +118,7 @@ class Portfolio:
     visits: pd.DataFrame
     staff: pd.DataFrame | None = None
     branches: pd.DataFrame | None = None
-    warnings: pd.DataFrame = field(default_factory=_empty_problems)
+    warnings: pd.DataFrame = field(default_factory=empty_problems)
     currency: str = "CNY"
 
     def tables(self) -> dict[str, pd.DataFrame]:
