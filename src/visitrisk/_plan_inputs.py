@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from visitrisk._problems import MAX_EXAMPLES, problem, raise_problems, require_columns
+from visitrisk._tables import WEEKDAYS, parse_iso_dates
+from visitrisk.contract import _validated_staff
 
 __all__ = ["REQUIRED_SCORE_COLUMNS", "prepare_scores", "prepare_staff"]
 
@@ -29,8 +31,6 @@ REQUIRED_SCORE_COLUMNS: tuple[str, ...] = (
 
 _NUMERIC_SCORE_COLUMNS = (*REQUIRED_SCORE_COLUMNS[1:], "latitude", "longitude")
 _TEXT_SCORE_COLUMNS = ("township", "village", "reason_1", "reason_2", "reason_3")
-_WEEKDAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_DEFAULT_WORKING_DAYS = "Mon Tue Wed Thu Fri"
 _MISSING_COLUMN = "Table '{table}' has no column '{column}', which the planner needs."
 
 
@@ -170,108 +170,40 @@ def _split_tokens(column: pd.Series, owner: pd.Series) -> pd.DataFrame:
 def prepare_staff(staff: pd.DataFrame, known_branches: pd.Index) -> dict[str, Any]:
     """Validate the staff table; return officers and their coverage and absences.
 
-    ``known_branches`` are the branches a covered branch may name (the branches of
-    ``scores`` and every officer's home branch).
+    The staff table is held to the contract's rules (:func:`~visitrisk.load_portfolio`),
+    with the same messages; a :class:`~visitrisk.Portfolio`'s staff has passed them
+    already and is not checked again. What the contract could not know is checked here:
+    for a table that did not come with its portfolio, a covered branch must be in
+    ``known_branches`` (the branches of ``scores``) or be an officer's home branch.
     """
     if not isinstance(staff, pd.DataFrame):
         raise TypeError(f"staff must be a pandas DataFrame. Got {type(staff).__name__}.")
-    require_columns(staff, "staff", ("officer_id", "branch_id", "visits_per_day"), _MISSING_COLUMN)
-    problems: list[dict[str, object]] = []
-    frame = staff.reset_index(drop=True)
-    officer_id = frame["officer_id"].astype("str")
-    # Rows without an officer_id are named by their position in the problem report.
-    label = officer_id.fillna(pd.Series("row " + frame.index.astype("str"), index=frame.index))
-    for column in ("officer_id", "branch_id"):
-        text = frame[column].astype("str")
-        bad = text.isna() | (text.str.strip() == "")
-        if bad.any():
-            problems.append(
+    frame, branches_checked = _validated_staff(staff)
+    officer_id = frame["officer_id"]
+    home = frame["branch_id"]
+    # The contract fills blank working days and writes weekdays in canonical case.
+    day_tokens = _split_tokens(frame["working_days"], officer_id)
+    day_index = day_tokens["token"].map({day: i for i, day in enumerate(WEEKDAYS)})
+    cover_tokens = _split_tokens(frame["covers_branches"], officer_id)
+    known = known_branches.union(pd.Index(home.unique()))
+    unknown_cover = ~cover_tokens["token"].isin(known)
+    if not branches_checked and unknown_cover.any():
+        raise_problems(
+            [
                 _problem(
                     "staff",
-                    column,
-                    "missing_value",
-                    label[bad],
-                    f"Column '{column}' of table 'staff' is empty in {int(bad.sum())} row(s).",
+                    "covers_branches",
+                    "unknown_branch",
+                    cover_tokens.loc[unknown_cover, "owner"],
+                    "Column 'covers_branches' of table 'staff' names branch(es) "
+                    f"{_examples(cover_tokens.loc[unknown_cover, 'token'])} that are neither a "
+                    "customer's branch in 'scores' nor an officer's home branch, for officer(s) "
+                    f"{_examples(cover_tokens.loc[unknown_cover, 'owner'])}.",
                 )
-            )
-    duplicated = officer_id.duplicated(keep=False) & officer_id.notna()
-    if duplicated.any():
-        problems.append(
-            _problem(
-                "staff",
-                "officer_id",
-                "duplicate",
-                officer_id[duplicated],
-                f"officer_id is not unique in table 'staff': {_examples(officer_id[duplicated])}.",
-            )
+            ]
         )
-    visits = pd.to_numeric(frame["visits_per_day"], errors="coerce")
-    bad = ~np.isfinite(visits) | (visits < 0) | (visits != np.floor(visits))
-    if bad.any():
-        problems.append(
-            _problem(
-                "staff",
-                "visits_per_day",
-                "not_a_non_negative_int",
-                label[bad],
-                "Column 'visits_per_day' of table 'staff' must be a whole number >= 0; "
-                f"{int(bad.sum())} officer(s) are not: {_examples(label[bad])} "
-                f"(values {_examples(frame.loc[bad, 'visits_per_day'])}).",
-            )
-        )
-    working = frame.get("working_days", pd.Series(_DEFAULT_WORKING_DAYS, index=frame.index))
-    working = working.astype("str").fillna(_DEFAULT_WORKING_DAYS)
-    working = working.where(working.str.strip() != "", _DEFAULT_WORKING_DAYS)
-    day_tokens = _split_tokens(working, label)
-    day_index = day_tokens["token"].str.title().map({day: i for i, day in enumerate(_WEEKDAYS)})
-    unknown_day = day_index.isna()
-    if unknown_day.any():
-        problems.append(
-            _problem(
-                "staff",
-                "working_days",
-                "unknown_weekday",
-                day_tokens.loc[unknown_day, "owner"],
-                "Column 'working_days' of table 'staff' must list weekdays among "
-                f"{' '.join(_WEEKDAYS)}; unknown {_examples(day_tokens.loc[unknown_day, 'token'])} "
-                f"for officer(s) {_examples(day_tokens.loc[unknown_day, 'owner'])}.",
-            )
-        )
-    covers = frame.get("covers_branches", pd.Series(pd.NA, index=frame.index, dtype="str"))
-    cover_tokens = _split_tokens(covers, label)
-    home = frame["branch_id"].astype("str")
-    known = known_branches.union(pd.Index(home.dropna().unique()))
-    unknown_cover = ~cover_tokens["token"].isin(known)
-    if unknown_cover.any():
-        problems.append(
-            _problem(
-                "staff",
-                "covers_branches",
-                "unknown_branch",
-                cover_tokens.loc[unknown_cover, "owner"],
-                "Column 'covers_branches' of table 'staff' names branch(es) "
-                f"{_examples(cover_tokens.loc[unknown_cover, 'token'])} that are neither a "
-                "customer's branch in 'scores' nor an officer's home branch, for officer(s) "
-                f"{_examples(cover_tokens.loc[unknown_cover, 'owner'])}.",
-            )
-        )
-    absent = frame.get("absent_dates", pd.Series(pd.NA, index=frame.index, dtype="str"))
-    absent_tokens = _split_tokens(absent, label)
-    absent_day = pd.to_datetime(absent_tokens["token"], format="%Y-%m-%d", errors="coerce")
-    if absent_day.isna().any():
-        bad = absent_day.isna()
-        problems.append(
-            _problem(
-                "staff",
-                "absent_dates",
-                "not_a_date",
-                absent_tokens.loc[bad, "owner"],
-                "Column 'absent_dates' of table 'staff' must hold ISO dates (YYYY-MM-DD) "
-                f"separated by spaces; got {_examples(absent_tokens.loc[bad, 'token'])} for "
-                f"officer(s) {_examples(absent_tokens.loc[bad, 'owner'])}.",
-            )
-        )
-    raise_problems(problems)
+    absent_tokens = _split_tokens(frame["absent_dates"], officer_id)
+    absent_day = parse_iso_dates(absent_tokens["token"])
 
     weekdays = pd.DataFrame({"row": day_tokens["row"], "day": day_index.to_numpy(dtype=np.int64)})
     weekdays = weekdays.drop_duplicates()
@@ -281,7 +213,7 @@ def prepare_staff(staff: pd.DataFrame, known_branches: pd.Index) -> dict[str, An
         {
             "officer_id": officer_id,
             "home": home,
-            "visits_per_day": visits.astype(np.int64),
+            "visits_per_day": frame["visits_per_day"],
             "weekday_mask": day_mask.reindex(frame.index, fill_value=0).astype(np.int64),
         }
     )

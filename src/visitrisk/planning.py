@@ -561,7 +561,10 @@ def plan_visits(
     staff : pandas.DataFrame
         The contract's staff table: ``officer_id``, ``branch_id``, ``visits_per_day``,
         and optionally ``working_days`` (default ``"Mon Tue Wed Thu Fri"``),
-        ``covers_branches`` and ``absent_dates`` (space-separated).
+        ``covers_branches`` and ``absent_dates`` (space-separated). Best passed as
+        :attr:`Portfolio.staff <visitrisk.Portfolio>`, which :func:`~visitrisk.load_portfolio`
+        has checked; any other table is held to the same rules here, and its covered
+        branches must be branches of ``scores`` or home branches.
     start : str or pandas.Timestamp
         First day of the plan.
     days : int
@@ -584,7 +587,8 @@ def plan_visits(
     ------
     DataError
         If ``scores`` or ``staff`` break what the planner needs (missing columns, duplicate
-        ids, negative ``visits_per_day``, unknown weekdays or covered branches, ...).
+        ids, negative ``visits_per_day``, unknown weekdays or covered branches, ...); a
+        staff table breaks the rules of :func:`~visitrisk.load_portfolio`, with its codes.
     ValueError
         If a parameter is out of range.
 
