@@ -497,6 +497,27 @@ def test_a_portfolios_staff_is_not_checked_again(tiny_tables):
     assert raised.value.problems["rule"].tolist() == ["unknown_branch"]
 
 
+def test_plan_id_depends_on_the_staffs_values_not_on_how_they_were_read(tiny_tables, tmp_path):
+    portfolio = load_portfolio(**tiny_tables)
+    scores = make_scores(6, 1, 0).assign(branch_id="B01")
+    typed = tiny_tables["staff"].copy()
+    typed["visits_per_day"] = typed["visits_per_day"].astype("int32")
+    typed.to_csv(tmp_path / "staff.csv", index=False)
+    as_text = pd.read_csv(tmp_path / "staff.csv", dtype=str, keep_default_na=False)
+    typed.to_parquet(tmp_path / "staff.parquet")
+    from_parquet = pd.read_parquet(tmp_path / "staff.parquet")
+    shuffled = from_parquet.iloc[::-1].assign(note="extra column")
+
+    def plan_id(staff):
+        return plan_visits(scores, staff, "2026-04-06", days=5, holdout=0.0).plan_id
+
+    assert as_text["absent_dates"].tolist() != typed["absent_dates"].tolist()  # "" vs None
+    ids = {plan_id(staff) for staff in (portfolio.staff, as_text, from_parquet, shuffled)}
+    assert len(ids) == 1
+    fewer_visits = as_text.assign(visits_per_day=["5", "4"])
+    assert plan_id(fewer_visits) not in ids
+
+
 def test_a_portfolios_staff_changed_since_is_checked_again(tiny_tables):
     portfolio, scores = _portfolio_with_an_idle_branch(tiny_tables)
     changed = portfolio.staff.assign(visits_per_day=[-1, 4])

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from visitrisk._problems import MAX_EXAMPLES, problem, raise_problems, require_columns
-from visitrisk._tables import WEEKDAYS, parse_iso_dates
+from visitrisk._tables import CONTRACT, WEEKDAYS, parse_iso_dates
 from visitrisk.contract import _validated_staff
 
-__all__ = ["REQUIRED_SCORE_COLUMNS", "prepare_scores", "prepare_staff"]
+__all__ = ["REQUIRED_SCORE_COLUMNS", "prepare_scores", "prepare_staff", "staff_digest"]
 
 #: Columns ``scores`` must have (besides ``customer_id``, as index or column).
 REQUIRED_SCORE_COLUMNS: tuple[str, ...] = (
@@ -231,3 +231,16 @@ def prepare_staff(staff: pd.DataFrame, known_branches: pd.Index) -> dict[str, An
         }
     )
     return {"officers": officers, "coverage": coverage, "absences": absences}
+
+
+def staff_digest(staff: pd.DataFrame) -> bytes:
+    """Return a digest of the staff table's values, whatever their dtypes or row order.
+
+    Taken on the contract columns as :func:`~visitrisk.load_portfolio` types them, so the
+    same officers read from CSV text, from Parquet or from a portfolio give the same
+    digest (blank and absent optional columns alike); extra columns do not count.
+    """
+    frame, _ = _validated_staff(staff)
+    columns = [column.name for column in CONTRACT["staff"]]
+    ordered = frame[columns].sort_values(columns, kind="stable", ignore_index=True)
+    return pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes()

@@ -67,7 +67,12 @@ import numpy as np
 import pandas as pd
 
 from visitrisk._plan_capacity import crew_days, select
-from visitrisk._plan_inputs import REQUIRED_SCORE_COLUMNS, prepare_scores, prepare_staff
+from visitrisk._plan_inputs import (
+    REQUIRED_SCORE_COLUMNS,
+    prepare_scores,
+    prepare_staff,
+    staff_digest,
+)
 from visitrisk._plan_routes import order_stops
 
 __all__ = [
@@ -299,8 +304,7 @@ def _plan_id(
 ) -> str:
     digest = hashlib.sha256()
     digest.update(pd.util.hash_pandas_object(scores, index=False).to_numpy().tobytes())
-    staff_text = staff.astype("str").sort_values(list(staff.columns)).reset_index(drop=True)
-    digest.update(pd.util.hash_pandas_object(staff_text, index=False).to_numpy().tobytes())
+    digest.update(staff_digest(staff))
     settings = {"start": start.date().isoformat(), "days": days, "holdout": holdout}
     settings |= {"seed": seed, "rules": asdict(rules)}
     digest.update(json.dumps(settings, sort_keys=True).encode())
