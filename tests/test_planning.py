@@ -518,6 +518,30 @@ def test_plan_id_depends_on_the_staffs_values_not_on_how_they_were_read(tiny_tab
     assert plan_id(fewer_visits) not in ids
 
 
+def test_plan_id_depends_on_the_scores_values_not_on_how_they_were_read():
+    scores = make_scores(30, 2, 0)
+    last = pd.Series(pd.NaT, index=scores.index, dtype="datetime64[ns]")
+    last.iloc[:10] = pd.Timestamp("2026-10-01")
+    scores["last_visit_date"] = last
+    staff = make_staff(3, 2, 0)
+
+    def plan_id(frame):
+        return plan_visits(frame, staff, START, days=5, seed=1).plan_id
+
+    as_text = scores.astype("str").replace({"NaT": ""})
+    variants = [
+        scores,
+        scores.assign(last_visit_date=last.astype("datetime64[s]")),
+        scores.assign(last_visit_date=last.dt.tz_localize("Asia/Shanghai")),
+        scores[scores.columns[::-1]],
+        scores.assign(segment=1),  # ignored by the planner
+        as_text,
+    ]
+    assert as_text["p_cure_visit"].dtype != scores["p_cure_visit"].dtype
+    assert len({plan_id(frame) for frame in variants}) == 1
+    assert plan_id(scores.assign(arrears=scores["arrears"] + 1)) != plan_id(scores)
+
+
 def test_a_portfolios_staff_changed_since_is_checked_again(tiny_tables):
     portfolio, scores = _portfolio_with_an_idle_branch(tiny_tables)
     changed = portfolio.staff.assign(visits_per_day=[-1, 4])

@@ -31,6 +31,16 @@ REQUIRED_SCORE_COLUMNS: tuple[str, ...] = (
 
 _NUMERIC_SCORE_COLUMNS = (*REQUIRED_SCORE_COLUMNS[1:], "latitude", "longitude")
 _TEXT_SCORE_COLUMNS = ("township", "village", "reason_1", "reason_2", "reason_3")
+_PLANNER_SCORE_COLUMNS = (
+    "customer_id",
+    "branch_id",
+    *_NUMERIC_SCORE_COLUMNS,
+    "do_not_visit",
+    "last_visit_date",
+    *_TEXT_SCORE_COLUMNS,
+)
+#: Resolution of ``last_visit_date`` once prepared (that of the contract's dates).
+_DATE_DTYPE = "datetime64[us]"
 _MISSING_COLUMN = "Table '{table}' has no column '{column}', which the planner needs."
 
 
@@ -50,7 +60,7 @@ def _examples(ids: Any) -> str:
 
 
 def prepare_scores(scores: pd.DataFrame) -> pd.DataFrame:
-    """Validate ``scores`` and return it with canonical columns, sorted by customer_id."""
+    """Validate ``scores``; return the planner's columns, typed, sorted by customer_id."""
     if not isinstance(scores, pd.DataFrame):
         raise TypeError(f"scores must be a pandas DataFrame. Got {type(scores).__name__}.")
     frame = scores.copy()
@@ -147,15 +157,21 @@ def prepare_scores(scores: pd.DataFrame) -> pd.DataFrame:
                     f"{int(bad.sum())} row(s) do not, e.g. customers {_examples(ids)}.",
                 )
             )
-        frame["last_visit_date"] = parsed.dt.normalize()
+        if parsed.dt.tz is not None:  # the local calendar day, as the contract keeps it
+            parsed = parsed.dt.tz_localize(None)
+        # One resolution whatever the input's: the plan id hashes these values.
+        frame["last_visit_date"] = parsed.dt.normalize().astype(_DATE_DTYPE)
     else:
-        frame["last_visit_date"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[s]")
+        frame["last_visit_date"] = pd.Series(pd.NaT, index=frame.index, dtype=_DATE_DTYPE)
     raise_problems(problems)
     for column in _TEXT_SCORE_COLUMNS:
         if column not in frame.columns:
             frame[column] = pd.Series(pd.NA, index=frame.index, dtype="str")
         else:
             frame[column] = frame[column].astype("str")
+    # Only what the planner reads, in a fixed order: other columns of ``scores`` are ignored
+    # and must not change the plan id.
+    frame = frame[list(_PLANNER_SCORE_COLUMNS)]
     return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
