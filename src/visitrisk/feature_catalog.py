@@ -21,6 +21,8 @@ from typing import Literal
 
 import pandas as pd
 
+from visitrisk._tables import VISIT_OUTCOMES as CONTRACT_VISIT_OUTCOMES
+
 __all__ = [
     "CATEGORY_LABELS_ZH",
     "FEATURES",
@@ -101,15 +103,8 @@ PRODUCTS: tuple[str, ...] = (
     "microbusiness",
     "other",
 )
-VISIT_OUTCOMES: tuple[str, ...] = (
-    "met",
-    "promise_to_pay",
-    "paid_on_site",
-    "restructure_requested",
-    "refused",
-    "not_found",
-    "other",
-)
+#: Categories of ``last_visit_outcome``: the contract's values of ``visits.outcome``.
+VISIT_OUTCOMES: tuple[str, ...] = CONTRACT_VISIT_OUTCOMES
 
 #: Chinese labels of the category values above (English shows the value, ``_`` as space).
 CATEGORY_LABELS_ZH: dict[str, str] = {
