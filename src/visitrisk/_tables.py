@@ -17,11 +17,20 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from visitrisk._problems import MAX_EXAMPLES, problem, problem_frame
+# PROBLEM_COLUMNS and empty_problems are re-exported: modules that read problem reports
+# beside the tables (visitrisk.audit) import them from here.
+from visitrisk._problems import (
+    MAX_EXAMPLES,
+    PROBLEM_COLUMNS,
+    empty_problems,
+    problem,
+    problem_frame,
+)
 
 __all__ = [
     "CONTRACT",
     "NATURAL_KEYS",
+    "PROBLEM_COLUMNS",
     "REQUIRED_TABLES",
     "TABLES",
     "VISIT_OUTCOMES",
@@ -29,6 +38,7 @@ __all__ = [
     "Column",
     "Problems",
     "TypedTable",
+    "empty_problems",
     "key_positions",
     "parse_iso_dates",
     "read_folder",
