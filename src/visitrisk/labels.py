@@ -75,10 +75,11 @@ class TrainingSet:
         ``snapshots`` (used), ``censored_snapshots``, ``feature_names``, ``input_digest``
         (SHA-256 of the input tables), ``dropped`` (rows left out, by reason:
         ``censored``, ``do_not_visit``, and ``cured_in_window`` for the landmark design or
-        ``follows_neither_arm`` for the trial design), ``design`` and ``construction``;
-        the trial design adds ``eligible`` (customer-snapshot rows in the emulated trial),
-        ``visit_weekdays``, ``effective_rows`` (Kish effective sample size per arm) and
-        ``hazard_person_days``.
+        ``follows_neither_arm`` for the trial design), ``design``, ``construction`` and
+        ``flagged_visits_excluded`` (visit records left out of the treatment by
+        ``exclude_flagged_visits``; None when the option is off); the trial design adds
+        ``eligible`` (customer-snapshot rows in the emulated trial), ``visit_weekdays``,
+        ``effective_rows`` (Kish effective sample size per arm) and ``hazard_person_days``.
     weight : pandas.Series
         Sample weight of each row (float64): 1 for the landmark design, the
         inverse-probability-of-censoring weight of the clone for the trial design. Pass it
@@ -252,6 +253,7 @@ def build_training_set(
     visit_weekdays: str = "Mon Tue Wed Thu Fri",
     random_state: int = 0,
     n_jobs: int = 1,
+    exclude_flagged_visits: bool = False,
 ) -> TrainingSet:
     """Build uplift training rows: features, treatment and cure outcome per snapshot.
 
@@ -358,6 +360,16 @@ def build_training_set(
         Trial design: seed of the hazard model and of its folds.
     n_jobs : int, default 1
         Trial design: threads of the hazard model (-1 for all cores).
+    exclude_flagged_visits : bool, default False
+        Leave the visit records flagged by :func:`visitrisk.audit_visits` (default
+        thresholds) out of the treatment; their number is
+        ``metadata["flagged_visits_excluded"]``. The treatment then reads "visited at least
+        once in the window by a record the audit accepts": a row whose only visits in the
+        window were flagged counts as not visited. That is right when the flagged records
+        were never made (a visit logged without going), and wrong when they were real
+        visits logged badly (a wrong date or officer), which then sit in the control arm
+        and pull the estimated effect towards 0. The features are unchanged (they read
+        the whole log, as scoring does), and rows are neither added nor removed.
 
     Returns
     -------
@@ -392,6 +404,8 @@ def build_training_set(
         raise _param_error("n_jobs", _FUNCTION, "a non-zero int (threads; -1 for all)", n_jobs)
     if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
         raise _param_error("random_state", _FUNCTION, "an int (seed)", random_state)
+    if not isinstance(exclude_flagged_visits, bool | np.bool_):
+        raise _param_error("exclude_flagged_visits", _FUNCTION, "a bool", exclude_flagged_visits)
     end = (
         last_observed_day(portfolio)
         if data_end is None
@@ -434,6 +448,9 @@ def build_training_set(
     )
 
     visits = book.visits.loc[book.visits["visit_day"].to_numpy() <= end_day]
+    flagged_excluded = None
+    if exclude_flagged_visits:
+        visits, flagged_excluded = _without_flagged_visits(portfolio, visits)
     first_visit = _next_event_day(
         visits["customer"].to_numpy(), visits["visit_day"].to_numpy(), row_customer, row_stamp
     )
@@ -455,6 +472,7 @@ def build_training_set(
         "feature_names": list(features_frame.columns),
         "input_digest": _input_digest(portfolio),
         "design": design,
+        "flagged_visits_excluded": flagged_excluded,
     }
     if design == "landmark":
         # Landmark at the end of the treatment window: only customers still delinquent on
@@ -607,6 +625,18 @@ def _cure_day(
         )
     run_end = run_end.astype(np.int64)
     return np.where(run_end < end_day, run_end + 1, np.int64(2**40))
+
+
+def _without_flagged_visits(portfolio: Portfolio, visits: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Drop the book's visit rows that the audit flags; return the rest and how many.
+
+    Book visit rows are positions in ``portfolio.visits``.
+    """
+    from visitrisk.audit import audit_visits
+
+    flagged_index = audit_visits(portfolio)["visit_index"].unique()
+    flagged = np.isin(visits.index.to_numpy(), portfolio.visits.index.get_indexer(flagged_index))
+    return visits.loc[~flagged], int(flagged.sum())
 
 
 def average_effect(
