@@ -192,9 +192,11 @@ def truth_table(world: World, truth: dict[str, np.ndarray], day: int, ids: Ids) 
             "p_cure_visit": truth["p_cure_visit"],
             "p_cure_no_visit": truth["p_cure_no_visit"],
             "uplift": truth["uplift"],
-            "p_cure_visit_window": truth["p_cure_visit_window"],
-            "p_cure_no_visit_window": truth["p_cure_no_visit_window"],
-            "uplift_window": truth["uplift_window"],
+            # The window strategies' truth needs a replayed history; NaN where there is none.
+            **{
+                column: truth.get(column, np.full(len(customers), np.nan))
+                for column in ("p_cure_visit_window", "p_cure_no_visit_window", "uplift_window")
+            },
             "propensity": truth["propensity"],
             "latent_group": _text(np.array(LATENT_GROUPS)[world.people.latent_group[customers]]),
             "visit_response": world.people.visit_response[customers],
