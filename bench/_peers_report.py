@@ -1,0 +1,469 @@
+"""Render ``bench/results/peers.json`` as ``docs/benchmarks.md`` and its Qini-curve figure.
+
+Needs only the standard library and matplotlib, so it runs (and is tested) in the main venv,
+without the peer libraries:
+
+    python -m bench._peers_report [bench/results/peers.json]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FIGURE_NAME", "render", "render_markdown"]
+
+FIGURE_NAME = "figures/peers_qini.png"
+_REPO = Path(__file__).resolve().parent.parent
+_LIBRARY_COLOURS = {
+    "visitrisk": "#c0392b",
+    "causalml": "#2471a3",
+    "scikit-uplift": "#229954",
+    "econml": "#7d3c98",
+}
+_FAMILY_STYLES = {
+    "T": "-",
+    "S": "--",
+    "X": "-.",
+    "DR": ":",
+    "class transformation": (0, (5, 1, 1, 1, 1, 1)),
+    "uplift forest": (0, (1, 3)),
+}
+_DATASET_TITLES = {
+    "simulator": "Simulated loan book (time split, confounded visits)",
+    "synthetic": "causalml make_uplift_classification (randomised)",
+}
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def _interval(row: dict[str, Any], key: str) -> str:
+    low, high = row.get(f"{key}_ci", (None, None))
+    return f"{_number(row.get(key))} [{_number(low, 2)}, {_number(high, 2)}]"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _learner_table(dataset: dict[str, Any], truth: bool) -> list[str]:
+    header = [
+        "learner",
+        "family",
+        "fit s (CPU s)",
+        "predict s",
+        "fit peak +MB",
+        "Qini AUC [95 % CI]",
+        "uplift AUC [95 % CI]",
+    ]
+    if truth:
+        header += ["IPW Qini", "true value @10 %", "@20 %", "@30 %", "corr. with truth"]
+    rows = []
+    for row in dataset["learners"]:
+        if row.get("status") != "ok":
+            cells = [f"**{row['learner']}**", row["family"], f"{row['status']}: {row['error']}"]
+            rows.append(cells + [""] * (len(header) - len(cells)))
+            continue
+        name = f"**{row['learner']}**" if row["library"] == "visitrisk" else row["learner"]
+        cells = [
+            name,
+            row["family"],
+            f"{_number(row['fit_seconds'], 1)} ({_number(row['fit_cpu_seconds'], 1)})",
+            _number(row["predict_seconds"], 2),
+            _number(row["fit_peak_added_mb"], 0),
+            _interval(row, "qini_auc"),
+            _interval(row, "uplift_auc"),
+        ]
+        if truth:
+            cells += [
+                _number(row.get("qini_auc_ipw")),
+                *(_number(row.get(f"true_value_share_top_{k}pct"), 2) for k in (10, 20, 30)),
+                _number(row.get("true_uplift_corr"), 2),
+            ]
+        rows.append(cells)
+    for name, row in dataset.get("reference", {}).items():
+        cells = [
+            f"*{name}*",
+            "reference",
+            "",
+            "",
+            "",
+            _interval(row, "qini_auc"),
+            _interval(row, "uplift_auc"),
+        ]
+        if truth:
+            cells += [
+                _number(row.get("qini_auc_ipw")),
+                *(_number(row.get(f"true_value_share_top_{k}pct"), 2) for k in (10, 20, 30)),
+                "1.00",
+            ]
+        rows.append(cells)
+    return _table(header, rows)
+
+
+def _check_table(dataset: dict[str, Any]) -> list[str]:
+    header = [
+        "learner",
+        "Qini: visitrisk",
+        "sklift",
+        "causalml raw",
+        "causalml rescaled",
+        "uplift AUC: visitrisk",
+        "sklift",
+        "causalml raw",
+        "causalml rescaled",
+    ]
+    rows = []
+    for row in dataset["learners"]:
+        check = row.get("metric_check")
+        if not check:
+            continue
+        rows.append(
+            [
+                row["learner"],
+                _number(check.get("visitrisk_qini_auc"), 4),
+                _number(check.get("sklift_qini_auc"), 4),
+                _number(check.get("causalml_qini_score"), 4),
+                _number(check.get("causalml_qini_rescaled"), 4),
+                _number(check.get("visitrisk_uplift_auc"), 4),
+                _number(check.get("sklift_uplift_auc"), 4),
+                _number(check.get("causalml_auuc_score"), 4),
+                _number(check.get("causalml_auuc_rescaled"), 4),
+            ]
+        )
+    return _table(header, rows)
+
+
+def _largest_gap(datasets: dict[str, Any], ours: str, theirs: str) -> float | None:
+    gaps = [
+        abs(row["metric_check"][ours] - row["metric_check"][theirs])
+        for dataset in datasets.values()
+        for row in dataset.get("learners", [])
+        if row.get("metric_check", {}).get(theirs) is not None
+    ]
+    return max(gaps) if gaps else None
+
+
+def _family_comparison(dataset: dict[str, Any], truth: bool) -> list[str]:
+    """Per family, visitrisk against the best peer: Qini, value captured, fit time."""
+    ok = [row for row in dataset["learners"] if row.get("status") == "ok"]
+    lines = []
+    for family in ("T", "S", "X", "DR"):
+        ours = [row for row in ok if row["family"] == family and row["library"] == "visitrisk"]
+        peers = [row for row in ok if row["family"] == family and row["library"] != "visitrisk"]
+        if not ours or not peers:
+            continue
+        mine = ours[0]
+        best = max(peers, key=lambda row: row["qini_auc"])
+        fastest = min(peers, key=lambda row: row["fit_seconds"])
+        overlap = not (
+            mine["qini_auc_ci"][1] < best["qini_auc_ci"][0]
+            or best["qini_auc_ci"][1] < mine["qini_auc_ci"][0]
+        )
+        verdict = "within the bootstrap interval" if overlap else "intervals do not overlap"
+        text = (
+            f"- **{family}**: visitrisk Qini {_number(mine['qini_auc'])} vs best peer "
+            f"{best['learner']} {_number(best['qini_auc'])} ({verdict})"
+        )
+        if truth:
+            text += (
+                f"; true value @20 % {_number(mine.get('true_value_share_top_20pct'), 2)} vs "
+                f"{_number(best.get('true_value_share_top_20pct'), 2)}"
+            )
+        text += (
+            f"; fit {_number(mine['fit_seconds'], 1)} s vs fastest peer "
+            f"{fastest['learner']} {_number(fastest['fit_seconds'], 1)} s."
+        )
+        lines.append(text)
+    return lines
+
+
+def render_markdown(results: dict[str, Any], figure: str | None = FIGURE_NAME) -> str:
+    """Return the text of ``docs/benchmarks.md`` for a ``peers.json`` result."""
+    machine = results.get("machine", {})
+    settings = results.get("settings", {})
+    datasets = {
+        name: dataset
+        for name, dataset in results.get("datasets", {}).items()
+        if "learners" in dataset
+    }
+    lines = [
+        "# Benchmarks: visitrisk against causalml, scikit-uplift and EconML",
+        "",
+        "<!-- Generated by `make bench-peers` (bench/bench_peers.py, bench/_peers_report.py) "
+        "from bench/results/peers.json: edit those, not this file. -->",
+        "",
+        "visitrisk's uplift learners and the closest learners of the three peer libraries, "
+        "fitted on the same data, with the same LightGBM base models and the same "
+        "hyper-parameter budget, in one run on one machine. Higher Qini and uplift AUC are "
+        "better (1 = ideal ranking, 0 = random; scikit-uplift's definitions). On the "
+        "simulator the true uplift of every test row is known, so the *true value "
+        "captured* (incremental cures × value at stake of the top 10/20/30 % of rows "
+        "ranked by predicted uplift × value, as a share of what the oracle ranking gets) is "
+        "the decision-quality measure that counts.",
+        "",
+        "Reproduce (creates `.venv-peers`, never touches the project's `.venv`):",
+        "",
+        "```",
+        "make bench-peers",
+        "```",
+        "",
+        f"Run: {machine.get('date', '?')}, {_number(results.get('total_seconds'), 0)} s in "
+        f"total. Machine: {machine.get('cpu_count', '?')} cores, {machine.get('platform', '?')}, "
+        f"Python {machine.get('python', '?')}; load average (1, 5, 15 min) at the end "
+        f"{machine.get('load_average_1_5_15', '?')}. The machine is shared: wall times are "
+        "indicative, CPU seconds are steadier. Every model runs single-threaded "
+        "(`n_jobs=1`).",
+        "",
+        "## Libraries",
+        "",
+    ]
+    stack = results.get("stack", {})
+    lines += [
+        "Stack: " + ", ".join(f"{name} {ver}" for name, ver in stack.items() if ver) + ".",
+        "",
+    ]
+    library_rows = [
+        [
+            name,
+            info.get("version") or "–",
+            "yes" if info.get("available") else "no",
+            info.get("error") or "",
+        ]
+        for name, info in results.get("libraries", {}).items()
+    ]
+    lines += _table(["library", "version", "imports", "problem"], library_rows)
+    lines += [
+        "",
+        "The peers come from PyPI through the optional extra `bench` "
+        "(`pip install -e .[bench]`) and are never runtime dependencies. scikit-uplift "
+        "0.5.1 calls a scikit-learn helper deprecated in 1.8 and removed in 1.10, so this "
+        "comparison needs scikit-learn < 1.10.",
+        "",
+        "## The budget",
+        "",
+        "- **Same features** for everyone: numeric, categories as integer codes (causalml "
+        "and EconML take NumPy arrays, which carry no pandas categories), NaN left to "
+        "LightGBM.",
+        "- **Same classifiers**: every outcome and propensity model of every library is a "
+        "LightGBM classifier with one configuration, picked per dataset from three "
+        "candidates by 3-fold cross-validated log-loss of an outcome model (features plus "
+        "the treatment) on the training split only (grouped by customer on the "
+        "simulator). The test rows play no part in any choice.",
+        "- **Same effect regressors**: the X learners' second stage and the DR learners' "
+        "final models are one LightGBM regressor configuration (visitrisk's defaults for "
+        "effect models, fixed before this benchmark).",
+        "- **Same propensity clip** [0.01, 0.99]. causalml's meta-learners get an "
+        "out-of-fold LightGBM propensity (`p=`) instead of their default elastic-net "
+        "logistic regression, and its time counts in their fit.",
+        "- causalml's `UpliftRandomForestClassifier` has its own trees: "
+        f"{settings.get('forest', {})}, otherwise its defaults.",
+        "",
+        "Candidates: "
+        + "; ".join(
+            f"`{name}` {params}" for name, params in settings.get("classifier_grid", {}).items()
+        )
+        + f". Shared LightGBM settings: {settings.get('lightgbm_common', {})}. Effect "
+        f"regressor: {settings.get('regressor', {})}.",
+        "",
+    ]
+    for name, dataset in datasets.items():
+        truth = name == "simulator"
+        lines += [f"## {_DATASET_TITLES.get(name, name)}", "", dataset["description"], ""]
+        losses = ", ".join(
+            f"{key} {_number(value, 4)}" for key, value in dataset["classifier_losses"].items()
+        )
+        lines += [
+            f"{dataset['train_rows']:,} training rows, {dataset['test_rows']:,} test rows, "
+            f"{dataset['n_features']} features; treated share (train) "
+            f"{_number(dataset['treated_share_train'], 2)}, outcome rate "
+            f"{_number(dataset['outcome_rate_train'], 2)}. Classifier chosen: "
+            f"**{dataset['classifier_chosen']}** (log-loss {losses}). Load average before / "
+            f"after: {dataset.get('load_average_before')} / "
+            f"{dataset.get('load_average_after')}.",
+            "",
+        ]
+        lines += _learner_table(dataset, truth)
+        lines += [""]
+        if truth:
+            lines += [
+                "Qini and uplift AUC here are the naive (scikit-uplift) ones: they treat "
+                "visits as randomised, which they are not on this book, so they rank "
+                "learners only roughly. *IPW Qini* reweights rows by a cross-fitted "
+                "propensity (`visitrisk.metrics.qini_auc_score_ipw`); the true value "
+                "captured needs no estimate at all. 95 % intervals: bootstrap over "
+                f"customers ({settings.get('bootstrap', '?')} replicates).",
+                "",
+            ]
+        comparison = _family_comparison(dataset, truth)
+        if comparison:
+            lines += ["Same family, visitrisk against the best peer:", "", *comparison, ""]
+    if figure is not None:
+        lines += [
+            "## Qini curves",
+            "",
+            f"![Qini curves of every learner on both datasets]({figure})",
+            "",
+        ]
+    lines += [
+        "## Do our metrics agree with the peers'?",
+        "",
+        "The same test predictions scored by `visitrisk.metrics`, by `sklift.metrics` and "
+        "by `causalml.metrics` (simulator):",
+        "",
+    ]
+    if "simulator" in datasets:
+        lines += _check_table(datasets["simulator"])
+        lines += [""]
+    sklift_gap = _largest_gap(datasets, "visitrisk_qini_auc", "sklift_qini_auc")
+    sklift_auuc_gap = _largest_gap(datasets, "visitrisk_uplift_auc", "sklift_uplift_auc")
+    qini_gap = _largest_gap(datasets, "visitrisk_qini_auc", "causalml_qini_rescaled")
+    auuc_gap = _largest_gap(datasets, "visitrisk_uplift_auc", "causalml_auuc_rescaled")
+    lines += [
+        "- **scikit-uplift**: the same definitions; largest difference over every learner "
+        f"of both datasets: Qini {_number(sklift_gap, 6)}, uplift AUC "
+        f"{_number(sklift_auuc_gap, 6)}.",
+        "- **causalml** reports other quantities. `qini_score` divides the Qini curve by "
+        "its final value |Q(N)|, subtracts the random line and averages over the N + 1 "
+        "points, i.e. (A(Q) − A₀) / ((N + 1)·|Q(N)|); scikit-uplift divides A(Q) − A₀ by "
+        "the same area of the *perfect* curve. `auuc_score` is the mean of the "
+        "normalised gain curve, A(U) / ((N + 1)·|U(N)|), with no random line "
+        "subtracted: a random ranking scores about 0.5 rather than 0, and a model whose "
+        "final uplift is negative has its curve flipped. *causalml rescaled* converts "
+        "causalml's figure to scikit-uplift's scale with our curve's end point and "
+        "perfect area; what remains (largest gap: Qini "
+        f"{_number(qini_gap, 4)}, uplift AUC {_number(auuc_gap, 4)}) comes from "
+        "causalml summing points instead of the trapezoid rule, breaking ties by sort "
+        "order where we read curves only at the end of a tie group, and interpolating "
+        "the head of the curve while one arm is still empty (scikit-uplift counts 0).",
+        "",
+        "## Reading the results",
+        "",
+        "- Identical base models make learners of one family nearly identical: the T "
+        "learners of visitrisk, causalml and scikit-uplift fit the same two LightGBM "
+        "models and differ only in seeds; the S learners likewise. Differences there are "
+        "noise, and show what the interval widths mean.",
+        "- visitrisk's X and DR learners cross-fit by customer (a customer's rows never "
+        "straddle folds), calibrate the propensity, and fit the final model on every row. "
+        "causalml's DR learner splits rows into three parts (propensity / outcome / "
+        "effect), so each model sees a third of the data; EconML's DR learner fits one "
+        "outcome model with the treatment as a feature. visitrisk pays for its design "
+        "in fit time (2 × folds outcome models, folds propensity models and a "
+        "calibration per fit).",
+        "- scikit-uplift's ClassTransformation assumes a randomised 50/50 treatment; on "
+        "the confounded simulator it ranks by something else than uplift, which is what "
+        "its documentation warns about.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+_PANELS = {
+    "qini": ("Qini curve", "Qini: incremental outcomes (rows)"),
+    "qini_ipw": ("IPW Qini curve", "IPW Qini: incremental cures (rows)"),
+    "true_value_share": (
+        "true value captured / oracle's",
+        "true incremental value of the top share / oracle's",
+    ),
+}
+
+
+def _panels(results: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    """(dataset name, dataset, curve key): the IPW Qini where visits were confounded."""
+    panels = []
+    for name, dataset in results.get("datasets", {}).items():
+        curves = dataset.get("curves")
+        if not curves:
+            continue
+        sample = next(iter(curves.values()))
+        panels.append((name, dataset, "qini_ipw" if "qini_ipw" in sample else "qini"))
+        if "true_value_share" in sample:
+            panels.append((name, dataset, "true_value_share"))
+    return panels
+
+
+def _figure(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = _panels(results)
+    figure, axes = plt.subplots(
+        1, max(len(panels), 1), figsize=(6 * max(len(panels), 1), 6.2), squeeze=False
+    )
+    handles: dict[str, Any] = {}
+    for axis, (name, dataset, key) in zip(axes[0], panels, strict=False):
+        learners = {row["learner"]: row for row in dataset["learners"]}
+        for learner, curve in dataset["curves"].items():
+            row = learners.get(learner)
+            style = (
+                {"color": "black", "lw": 1.2}
+                if row is None
+                else {
+                    "color": _LIBRARY_COLOURS.get(row["library"], "grey"),
+                    "linestyle": _FAMILY_STYLES.get(row["family"], "-"),
+                    "lw": 2.0 if row["library"] == "visitrisk" else 1.2,
+                }
+            )
+            (line,) = axis.plot(curve["share"], curve[key], label=learner, **style)
+            handles.setdefault(learner, line)
+        if key != "true_value_share":
+            end = next(iter(dataset["curves"].values()))[key][-1]
+            (line,) = axis.plot([0, 1], [0, end], color="grey", lw=0.8, label="random")
+            handles.setdefault("random", line)
+        title, label = _PANELS[key]
+        axis.set_title(f"{_DATASET_TITLES.get(name, name)}\n{title}", fontsize=10)
+        axis.set_xlabel("share of test rows targeted, by predicted uplift")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+    figure.legend(
+        list(handles.values()),
+        list(handles),
+        loc="lower center",
+        ncol=5,
+        fontsize=8,
+        frameon=False,
+    )
+    figure.tight_layout(rect=(0, 0.14, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def render(results_path: str | Path, docs_dir: str | Path) -> list[Path]:
+    """Write ``benchmarks.md`` and its figure under ``docs_dir``; return the paths written.
+
+    Parameters
+    ----------
+    results_path : str or path-like
+        A ``peers.json`` written by ``bench/bench_peers.py``.
+    docs_dir : str or path-like
+        Folder of ``benchmarks.md``; the figure goes to ``<docs_dir>/figures/``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The markdown file and the figure.
+    """
+    results = json.loads(Path(results_path).read_text(encoding="utf-8"))
+    docs = Path(docs_dir)
+    figure = docs / FIGURE_NAME
+    _figure(results, figure)
+    markdown = docs / "benchmarks.md"
+    markdown.write_text(render_markdown(results, FIGURE_NAME), encoding="utf-8")
+    return [markdown, figure]
+
+
+if __name__ == "__main__":
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else _REPO / "bench/results/peers.json"
+    for written in render(source, _REPO / "docs"):
+        print(f"wrote {written}")
