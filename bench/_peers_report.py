@@ -45,6 +45,8 @@ def _number(value: Any, digits: int = 3) -> str:
 
 
 def _interval(row: dict[str, Any], key: str) -> str:
+    if row.get(key) is None:
+        return "–"
     low, high = row.get(f"{key}_ci", (None, None))
     return f"{_number(row.get(key))} [{_number(low, 2)}, {_number(high, 2)}]"
 
@@ -59,13 +61,19 @@ def _learner_table(dataset: dict[str, Any], truth: bool) -> list[str]:
         "learner",
         "family",
         "fit s (CPU s)",
-        "predict s",
+        "predict s (CPU s)",
         "fit peak +MB",
         "Qini AUC [95 % CI]",
         "uplift AUC [95 % CI]",
     ]
     if truth:
-        header += ["IPW Qini", "true value @10 %", "@20 %", "@30 %", "corr. with truth"]
+        header += [
+            "IPW Qini",
+            "true value @10 %",
+            "@20 % [95 % CI]",
+            "@30 %",
+            "corr. with truth",
+        ]
     rows = []
     for row in dataset["learners"]:
         if row.get("status") != "ok":
@@ -77,7 +85,7 @@ def _learner_table(dataset: dict[str, Any], truth: bool) -> list[str]:
             name,
             row["family"],
             f"{_number(row['fit_seconds'], 1)} ({_number(row['fit_cpu_seconds'], 1)})",
-            _number(row["predict_seconds"], 2),
+            f"{_number(row['predict_seconds'], 2)} ({_number(row.get('predict_cpu_seconds'), 2)})",
             _number(row["fit_peak_added_mb"], 0),
             _interval(row, "qini_auc"),
             _interval(row, "uplift_auc"),
@@ -85,7 +93,9 @@ def _learner_table(dataset: dict[str, Any], truth: bool) -> list[str]:
         if truth:
             cells += [
                 _number(row.get("qini_auc_ipw")),
-                *(_number(row.get(f"true_value_share_top_{k}pct"), 2) for k in (10, 20, 30)),
+                _number(row.get("true_value_share_top_10pct"), 2),
+                _interval(row, "true_value_share_top_20pct"),
+                _number(row.get("true_value_share_top_30pct"), 2),
                 _number(row.get("true_uplift_corr"), 2),
             ]
         rows.append(cells)
@@ -103,7 +113,7 @@ def _learner_table(dataset: dict[str, Any], truth: bool) -> list[str]:
             cells += [
                 _number(row.get("qini_auc_ipw")),
                 *(_number(row.get(f"true_value_share_top_{k}pct"), 2) for k in (10, 20, 30)),
-                "1.00",
+                _number(row.get("true_uplift_corr"), 2),
             ]
         rows.append(cells)
     return _table(header, rows)
@@ -152,38 +162,55 @@ def _largest_gap(datasets: dict[str, Any], ours: str, theirs: str) -> float | No
     return max(gaps) if gaps else None
 
 
-def _family_comparison(dataset: dict[str, Any], truth: bool) -> list[str]:
-    """Per family, visitrisk against the best peer: Qini, value captured, fit time."""
-    ok = [row for row in dataset["learners"] if row.get("status") == "ok"]
-    lines = []
-    for family in ("T", "S", "X", "DR"):
-        ours = [row for row in ok if row["family"] == family and row["library"] == "visitrisk"]
-        peers = [row for row in ok if row["family"] == family and row["library"] != "visitrisk"]
-        if not ours or not peers:
+def _signed(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:+.{digits}f}"
+
+
+def _difference(comparison: dict[str, Any], metric: str) -> str:
+    if f"{metric}_diff" not in comparison:
+        return "–"
+    low, high = comparison[f"{metric}_diff_ci"]
+    return f"{_signed(comparison[f'{metric}_diff'])} [{_signed(low)}, {_signed(high)}]"
+
+
+def _verdict(comparison: dict[str, Any], metric: str) -> str:
+    low, high = comparison.get(f"{metric}_diff_ci", (None, None))
+    if low is None:
+        return "–"
+    if low == high == comparison.get(f"{metric}_diff") == 0:
+        return "identical"
+    if low > 0:
+        return "**visitrisk behind**"
+    if high < 0:
+        return "visitrisk ahead"
+    return "no clear difference"
+
+
+def _paired_table(dataset: dict[str, Any], truth: bool) -> list[str]:
+    """Each peer minus visitrisk's counterpart, with paired bootstrap intervals."""
+    key = "true_value_share_top_20pct" if truth else "qini_auc"
+    by_name = {row["learner"]: row for row in dataset["learners"]}
+    header = ["peer", "compared with", "Δ Qini AUC [95 % CI]"]
+    if truth:
+        header += ["Δ true value @20 % [95 % CI]"]
+    header += ["verdict", "fit CPU time, peer / visitrisk"]
+    rows = []
+    for row in dataset["learners"]:
+        comparison = row.get("versus_visitrisk")
+        if not comparison:
             continue
-        mine = ours[0]
-        best = max(peers, key=lambda row: row["qini_auc"])
-        fastest = min(peers, key=lambda row: row["fit_seconds"])
-        overlap = not (
-            mine["qini_auc_ci"][1] < best["qini_auc_ci"][0]
-            or best["qini_auc_ci"][1] < mine["qini_auc_ci"][0]
-        )
-        verdict = "within the bootstrap interval" if overlap else "intervals do not overlap"
-        text = (
-            f"- **{family}**: visitrisk Qini {_number(mine['qini_auc'])} vs best peer "
-            f"{best['learner']} {_number(best['qini_auc'])} ({verdict})"
-        )
+        ours = by_name[comparison["against"]]
+        cells = [row["learner"], comparison["against"], _difference(comparison, "qini_auc")]
         if truth:
-            text += (
-                f"; true value @20 % {_number(mine.get('true_value_share_top_20pct'), 2)} vs "
-                f"{_number(best.get('true_value_share_top_20pct'), 2)}"
-            )
-        text += (
-            f"; fit {_number(mine['fit_seconds'], 1)} s vs fastest peer "
-            f"{fastest['learner']} {_number(fastest['fit_seconds'], 1)} s."
+            cells.append(_difference(comparison, key))
+        ratio = (
+            row["fit_cpu_seconds"] / ours["fit_cpu_seconds"] if ours["fit_cpu_seconds"] else None
         )
-        lines.append(text)
-    return lines
+        cells += [_verdict(comparison, key), f"{_number(ratio, 2)}×"]
+        rows.append(cells)
+    return _table(header, rows) if rows else []
 
 
 def render_markdown(results: dict[str, Any], figure: str | None = FIGURE_NAME) -> str:
@@ -236,11 +263,15 @@ def render_markdown(results: dict[str, Any], figure: str | None = FIGURE_NAME) -
             name,
             info.get("version") or "–",
             "yes" if info.get("available") else "no",
+            _number(info.get("import_seconds"), 1),
+            _number(info.get("import_peak_mb"), 0),
             info.get("error") or "",
         ]
         for name, info in results.get("libraries", {}).items()
     ]
-    lines += _table(["library", "version", "imports", "problem"], library_rows)
+    lines += _table(
+        ["library", "version", "imports", "import s", "import peak MB", "problem"], library_rows
+    )
     lines += [
         "",
         "The peers come from PyPI through the optional extra `bench` "
@@ -303,9 +334,18 @@ def render_markdown(results: dict[str, Any], figure: str | None = FIGURE_NAME) -
                 f"customers ({settings.get('bootstrap', '?')} replicates).",
                 "",
             ]
-        comparison = _family_comparison(dataset, truth)
-        if comparison:
-            lines += ["Same family, visitrisk against the best peer:", "", *comparison, ""]
+        paired = _paired_table(dataset, truth)
+        if paired:
+            measure = "the true value captured at 20 %" if truth else "the Qini AUC"
+            lines += [
+                "Each peer minus visitrisk's learner of the same family (visitrisk's DR "
+                "learner for the uplift forest and the class transformation), on the same "
+                "bootstrap replicates; the verdict reads the interval of the difference in "
+                f"{measure}:",
+                "",
+                *paired,
+                "",
+            ]
     if figure is not None:
         lines += [
             "## Qini curves",
@@ -405,8 +445,11 @@ def _figure(results: dict[str, Any], path: Path) -> None:
         learners = {row["learner"]: row for row in dataset["learners"]}
         for learner, curve in dataset["curves"].items():
             row = learners.get(learner)
+            reference = {"color": "black", "lw": 1.2}
+            if learner == "value at stake alone":
+                reference |= {"color": "dimgrey", "linestyle": "--"}
             style = (
-                {"color": "black", "lw": 1.2}
+                reference
                 if row is None
                 else {
                     "color": _LIBRARY_COLOURS.get(row["library"], "grey"),

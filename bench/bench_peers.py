@@ -118,9 +118,21 @@ def _reset_peak() -> bool:
     return True
 
 
+def _release_free_memory() -> None:
+    # glibc keeps freed heap pages resident; handing them back first makes the next peak
+    # measure what the fit allocates rather than what earlier steps left behind.
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _measured(call: Any) -> tuple[Any, dict[str, float | None]]:
     """Run ``call()``; return its result, wall and CPU seconds and the peak memory it added."""
-    gc.collect()
+    _release_free_memory()
     before_kb = _proc_status_kb("VmRSS")
     can_reset = _reset_peak()
     wall, cpu = time.perf_counter(), time.process_time()
@@ -129,6 +141,34 @@ def _measured(call: Any) -> tuple[Any, dict[str, float | None]]:
     peak_kb = _proc_status_kb("VmHWM") if can_reset else None
     added = None if peak_kb is None or before_kb is None else (peak_kb - before_kb) / 1024
     return result, {"seconds": wall, "cpu_seconds": cpu, "peak_added_mb": added}
+
+
+def _import_cost(module: str) -> dict[str, float] | None:
+    """Seconds and peak memory (MB) of importing ``module`` in a fresh interpreter."""
+    import json
+    import subprocess
+
+    # VmHWM, not ru_maxrss: Linux carries the parent's ru_maxrss across fork and exec.
+    probe = (
+        "import json, pathlib, time; start = time.perf_counter(); "
+        f"import {module}; seconds = time.perf_counter() - start; "
+        "status = pathlib.Path('/proc/self/status').read_text().split(chr(10)); "
+        "peak = [line.split()[1] for line in status if line.startswith('VmHWM:')]; "
+        "print(json.dumps([seconds, int(peak[0]) if peak else None]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", probe],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        return None
+    seconds, peak_kb = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "import_seconds": seconds,
+        "import_peak_mb": None if peak_kb is None else peak_kb / 1024,
+    }
 
 
 def _load() -> list[float] | None:
@@ -325,18 +365,27 @@ def _bootstrap_rows(groups: np.ndarray | None, n_rows: int, seed: int) -> list[n
 
 def _scores(
     data: dict[str, Any], uplift: np.ndarray, replicates: list[np.ndarray], propensity: Any
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metrics of one learner's test predictions, and their bootstrap replicates.
+
+    The replicates are the same rows for every learner, so differences between learners
+    get paired intervals (:func:`_paired_differences`).
+    """
     from visitrisk.experiment import true_value_captured
     from visitrisk.metrics import qini_auc_score, qini_auc_score_ipw, uplift_auc_score
 
     y, t = data["y_test"], data["t_test"]
-    qini = [qini_auc_score(y[rows], uplift[rows], t[rows]) for rows in replicates]
-    auuc = [uplift_auc_score(y[rows], uplift[rows], t[rows]) for rows in replicates]
+    draws = {
+        "qini_auc": np.array(
+            [qini_auc_score(y[rows], uplift[rows], t[rows]) for rows in replicates]
+        ),
+        "uplift_auc": np.array(
+            [uplift_auc_score(y[rows], uplift[rows], t[rows]) for rows in replicates]
+        ),
+    }
     scores: dict[str, Any] = {
         "qini_auc": qini_auc_score(y, uplift, t),
-        "qini_auc_ci": [float(v) for v in np.nanpercentile(qini, [2.5, 97.5])],
         "uplift_auc": uplift_auc_score(y, uplift, t),
-        "uplift_auc_ci": [float(v) for v in np.nanpercentile(auuc, [2.5, 97.5])],
         "uplift_std": float(np.std(uplift)),
     }
     if propensity is not None:
@@ -346,7 +395,56 @@ def _scores(
         captured = true_value_captured(uplift * value, truth, value, CAPACITIES)
         scores.update({k: v for k, v in captured.items() if k.startswith("true_value_share")})
         scores["true_uplift_corr"] = float(np.corrcoef(uplift, truth)[0, 1])
-    return scores
+        key = "true_value_share_top_20pct"
+        draws[key] = np.array(
+            [
+                true_value_captured(uplift[rows] * value[rows], truth[rows], value[rows], (0.2,))[
+                    key
+                ]
+                for rows in replicates
+            ]
+        )
+    for name in ("qini_auc", "uplift_auc", "true_value_share_top_20pct"):
+        if name in draws:
+            scores[f"{name}_ci"] = [float(v) for v in np.nanpercentile(draws[name], [2.5, 97.5])]
+    return scores, draws
+
+
+def _paired_differences(
+    rows: list[dict[str, Any]], draws: dict[str, dict[str, np.ndarray]]
+) -> None:
+    """Add to each peer row its difference from visitrisk's learner of the same family.
+
+    Peers without a visitrisk counterpart (uplift forest, class transformation) are
+    compared with visitrisk's default, the DR learner. Intervals are percentiles of the
+    paired bootstrap differences (same resampled rows for both learners).
+    """
+    ours = {row["family"]: row["learner"] for row in rows if row["library"] == "visitrisk"}
+    for row in rows:
+        if row["library"] == "visitrisk" or row.get("status") != "ok":
+            continue
+        against = ours.get(row["family"], ours.get("DR"))
+        if against not in draws:
+            continue
+        comparison: dict[str, Any] = {"against": against}
+        ours_row = next(item for item in rows if item["learner"] == against)
+        for metric, theirs in draws[row["learner"]].items():
+            mine = draws[against][metric]
+            comparison[f"{metric}_diff"] = row[metric] - ours_row[metric]
+            comparison[f"{metric}_diff_ci"] = [
+                float(v) for v in np.nanpercentile(theirs - mine, [2.5, 97.5])
+            ]
+        row["versus_visitrisk"] = comparison
+
+
+def _value_only(data: dict[str, Any], uplift: np.ndarray) -> dict[str, float]:
+    """Return the true value captured by one uplift for all: a ranking by value at stake."""
+    from visitrisk.experiment import true_value_captured
+
+    captured = true_value_captured(
+        uplift * data["value_test"], data["true_uplift_test"], data["value_test"], CAPACITIES
+    )
+    return {key: value for key, value in captured.items() if key.startswith("true_value_share")}
 
 
 def _curves(
@@ -473,7 +571,7 @@ def run_dataset(
             n_jobs=1,
         )
         propensity = nuisances["propensity"].to_numpy()
-    rows, curves = [], {}
+    rows, curves, draws = [], {}, {}
     for adapter in adapters():
         status = statuses[adapter.library]
         row: dict[str, Any] = {
@@ -499,22 +597,37 @@ def run_dataset(
             rows.append(row | {"status": "failed", "error": f"{type(error).__name__}: {error}"})
             continue
         uplift = np.asarray(uplift, dtype=float)
+        scores, draws[adapter.name] = _scores(data, uplift, replicates, propensity)
         row |= {
             "status": "ok",
             "fit_seconds": fit_cost["seconds"],
             "fit_cpu_seconds": fit_cost["cpu_seconds"],
             "fit_peak_added_mb": fit_cost["peak_added_mb"],
             "predict_seconds": predict_cost["seconds"],
-            **_scores(data, uplift, replicates, propensity),
+            "predict_cpu_seconds": predict_cost["cpu_seconds"],
+            **scores,
             "metric_check": metric_check(data["y_test"], data["t_test"], uplift),
         }
         rows.append(row)
         curves[adapter.name] = _curves(data, uplift, propensity)
+    _paired_differences(rows, draws)
     reference = {}
     if "true_uplift_test" in data:
-        truth = data["true_uplift_test"]
-        reference["oracle (true uplift)"] = _scores(data, truth, replicates, propensity)
+        truth, value = data["true_uplift_test"], data["value_test"]
+        reference["oracle (true uplift)"] = _scores(data, truth, replicates, propensity)[0]
         curves["oracle (true uplift)"] = _curves(data, truth, propensity)
+        # A constant uplift ranks by value at stake alone: what a learner adds is above it.
+        constant = np.full(len(truth), float(np.mean(truth)))
+        reference["value at stake alone"] = _value_only(data, constant)
+        curves["value at stake alone"] = _curves(data, constant, propensity)
+        gain = truth * value
+        oracle = np.cumsum(np.sort(gain)[::-1])
+        reference["random ranking (expected)"] = {
+            f"true_value_share_top_{round(100 * share)}pct": float(
+                round(share * len(gain)) * gain.mean() / oracle[round(share * len(gain)) - 1]
+            )
+            for share in CAPACITIES
+        }
     return {
         "description": data["description"],
         "train_rows": len(data["y_train"]),
@@ -536,7 +649,7 @@ def run_dataset(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=30_000, help="simulated customers")
+    parser.add_argument("--customers", type=int, default=60_000, help="simulated customers")
     parser.add_argument("--rows-per-arm", type=int, default=15_000, help="synthetic rows per arm")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
@@ -587,7 +700,12 @@ def main(argv: list[str] | None = None) -> int:
             "threads": "n_jobs=1 everywhere; OMP/OpenBLAS threads 1 (make bench-peers)",
         },
         "libraries": {
-            name: {"version": status.version, "available": status.available, "error": status.error}
+            name: {
+                "version": status.version,
+                "available": status.available,
+                "error": status.error,
+                **((status.available and _import_cost(PEER_PACKAGES[name][0])) or {}),
+            }
             for name, status in statuses.items()
         },
         "stack": _stack_versions(),

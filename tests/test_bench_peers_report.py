@@ -28,6 +28,7 @@ def _learner(library, name, family, qini, ci, fit_seconds, **extra):
         "fit_cpu_seconds": fit_seconds * 0.9,
         "fit_peak_added_mb": 12.0,
         "predict_seconds": 0.05,
+        "predict_cpu_seconds": 0.04,
         "qini_auc": qini,
         "qini_auc_ci": ci,
         "uplift_auc": qini + 0.01,
@@ -65,12 +66,28 @@ def results():
         "qini_auc_ipw": 0.08,
         "true_value_share_top_10pct": 0.41,
         "true_value_share_top_20pct": 0.52,
+        "true_value_share_top_20pct_ci": [0.5, 0.54],
         "true_value_share_top_30pct": 0.63,
         "true_uplift_corr": 0.3,
     }
     simulator = [
         _learner("visitrisk", "visitrisk DRLearner", "DR", 0.071, [0.05, 0.09], 9.5, **truth),
-        _learner("econml", "econml DRLearner", "DR", 0.123, [0.10, 0.14], 4.25, **truth),
+        _learner(
+            "econml",
+            "econml DRLearner",
+            "DR",
+            0.123,
+            [0.10, 0.14],
+            4.75,
+            **truth,
+            versus_visitrisk={
+                "against": "visitrisk DRLearner",
+                "qini_auc_diff": 0.052,
+                "qini_auc_diff_ci": [0.01, 0.09],
+                "true_value_share_top_20pct_diff": 0.0,
+                "true_value_share_top_20pct_diff_ci": [-0.02, 0.02],
+            },
+        ),
         {
             "library": "causalml",
             "learner": "causalml BaseDRLearner",
@@ -82,7 +99,19 @@ def results():
     ]
     synthetic = [
         _learner("visitrisk", "visitrisk TLearner", "T", 0.2, [0.15, 0.25], 1.0),
-        _learner("scikit-uplift", "sklift TwoModels", "T", 0.21, [0.16, 0.26], 0.8),
+        _learner(
+            "scikit-uplift",
+            "sklift TwoModels",
+            "T",
+            0.21,
+            [0.16, 0.26],
+            0.8,
+            versus_visitrisk={
+                "against": "visitrisk TLearner",
+                "qini_auc_diff": 0.01,
+                "qini_auc_diff_ci": [0.002, 0.02],
+            },
+        ),
     ]
 
     def dataset(learners, description):
@@ -106,7 +135,13 @@ def results():
         "benchmark": "peers",
         "settings": {"bootstrap": 200, "classifier_grid": {"medium": {"n_estimators": 150}}},
         "libraries": {
-            "visitrisk": {"version": "0.1.0", "available": True, "error": None},
+            "visitrisk": {
+                "version": "0.1.0",
+                "available": True,
+                "error": None,
+                "import_seconds": 1.23,
+                "import_peak_mb": 150.2,
+            },
             "causalml": {"version": None, "available": False, "error": "causalml is not installed"},
         },
         "stack": {"numpy": "2.4.6"},
@@ -128,14 +163,24 @@ def test_render_writes_markdown_and_figure(bench_modules, results, tmp_path):
 
     text = markdown.read_text(encoding="utf-8")
     assert "make bench-peers" in text
-    assert "| causalml | – | no | causalml is not installed |" in text
+    assert "| causalml | – | no | – | – | causalml is not installed |" in text
+    assert "| visitrisk | 0.1.0 | yes | 1.2 | 150 |  |" in text
     assert "unavailable: causalml is not installed" in text
     # Learner rows: fit time with CPU time, Qini with its interval, value captured.
-    assert "| **visitrisk DRLearner** | DR | 9.5 (8.6) | 0.05 | 12 | 0.071 [0.05, 0.09] |" in text
-    assert "0.080 | 0.41 | 0.52 | 0.63 | 0.30 |" in text
-    # Same-family comparison names the better peer and says the intervals do not overlap.
-    assert "econml DRLearner 0.123 (intervals do not overlap)" in text
-    assert "sklift TwoModels 0.210 (within the bootstrap interval)" in text
+    assert (
+        "| **visitrisk DRLearner** | DR | 9.5 (8.6) | 0.05 (0.04) | 12 | 0.071 [0.05, 0.09] |"
+        in text
+    )
+    assert "0.080 | 0.41 | 0.520 [0.50, 0.54] | 0.63 | 0.30 |" in text
+    # Paired differences: the verdict reads the decision metric of each dataset.
+    assert (
+        "| econml DRLearner | visitrisk DRLearner | +0.052 [+0.010, +0.090] "
+        "| +0.000 [-0.020, +0.020] | no clear difference | 0.50× |"
+    ) in text
+    assert (
+        "| sklift TwoModels | visitrisk TLearner | +0.010 [+0.002, +0.020] "
+        "| **visitrisk behind** | 0.80× |"
+    ) in text
     assert "Qini 0.000000, uplift AUC 0.000000" in text
     assert "![Qini curves of every learner on both datasets](figures/peers_qini.png)" in text
     assert figure == tmp_path / "docs" / report.FIGURE_NAME
