@@ -44,6 +44,16 @@ def _number(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def _gap(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1e}"
+
+
+def _loads(values: Any) -> str:
+    if not values:
+        return "?"
+    return ", ".join(f"{value:.1f}" for value in values)
+
+
 def _interval(row: dict[str, Any], key: str) -> str:
     if row.get(key) is None:
         return "–"
@@ -213,6 +223,98 @@ def _paired_table(dataset: dict[str, Any], truth: bool) -> list[str]:
     return _table(header, rows) if rows else []
 
 
+def _findings(datasets: dict[str, Any]) -> list[str]:
+    """Statements read off the numbers: who beats whom, and by how much."""
+    lines = []
+    simulator = datasets.get("simulator")
+    if simulator:
+        ok = [row for row in simulator["learners"] if row.get("status") == "ok"]
+        reference = simulator.get("reference", {})
+        key = "true_value_share_top_20pct"
+        value_only = reference.get("value at stake alone", {}).get(key)
+        random_share = reference.get("random ranking (expected)", {}).get(key)
+        truth_sd = reference.get("oracle (true uplift)", {}).get("uplift_std")
+        ranked = sorted(ok, key=lambda row: -row.get(key, float("-inf")))
+        if ranked:
+            best = ranked[0]
+            ours = [row for row in ranked if row["library"] == "visitrisk"]
+            lines.append(
+                f"- **Simulator, decision quality.** Best true value captured at 20 %: "
+                f"{best['learner']} ({_number(best[key], 2)} of the oracle's). visitrisk: "
+                + ", ".join(f"{row['learner']} {_number(row[key], 2)}" for row in ours)
+                + f". Ranking by value at stake alone (one uplift for all) gets "
+                f"{_number(value_only, 2)}; a random ranking {_number(random_share, 2)}."
+            )
+            below = [row["learner"] for row in ranked if value_only and row[key] < value_only]
+            if below:
+                lines.append(
+                    "- Below the value-at-stake ranking at 20 %: " + ", ".join(below) + ". Their "
+                    "uplift estimates add more noise than signal to the ranking at this data size."
+                )
+            spread = ", ".join(
+                f"{row['learner']} {_number(row['uplift_std'], 3)}"
+                for row in sorted(ok, key=lambda row: -row["uplift_std"])[:4]
+            )
+            lines.append(
+                f"- **Over-dispersion.** The true uplift has a standard deviation of "
+                f"{_number(truth_sd, 3)} across test rows; the widest predictions: {spread}. "
+                "Correlation with the true uplift stays at or below "
+                f"{_number(max(row['true_uplift_corr'] for row in ok), 2)} for every learner."
+            )
+        behind = [
+            f"{row['learner']} (vs {row['versus_visitrisk']['against']}: "
+            f"{_difference(row['versus_visitrisk'], key)})"
+            for row in ok
+            if _verdict(row.get("versus_visitrisk", {}), key) == "**visitrisk behind**"
+        ]
+        ahead = [
+            f"{row['learner']} (vs {row['versus_visitrisk']['against']})"
+            for row in ok
+            if _verdict(row.get("versus_visitrisk", {}), key) == "visitrisk ahead"
+        ]
+        lines.append(
+            "- **Simulator, paired differences at 20 %.** Peers ahead of visitrisk: "
+            + (", ".join(behind) if behind else "none")
+            + ". Peers behind visitrisk: "
+            + (", ".join(ahead) if ahead else "none")
+            + "."
+        )
+    synthetic = datasets.get("synthetic")
+    if synthetic:
+        ok = [row for row in synthetic["learners"] if row.get("status") == "ok"]
+        if ok:
+            low = min(row["qini_auc"] for row in ok)
+            high = max(row["qini_auc"] for row in ok)
+            behind = [
+                row["learner"]
+                for row in ok
+                if _verdict(row.get("versus_visitrisk", {}), "qini_auc") == "**visitrisk behind**"
+            ]
+            lines.append(
+                f"- **Randomised synthetic data.** Qini AUC from {_number(low)} to "
+                f"{_number(high)} across all learners. Peers significantly ahead of "
+                "visitrisk's counterpart: " + (", ".join(behind) if behind else "none") + "."
+            )
+    for dataset_name, dataset in datasets.items():
+        ok = [row for row in dataset["learners"] if row.get("status") == "ok"]
+        for family in ("X", "DR"):
+            ours = [r for r in ok if r["family"] == family and r["library"] == "visitrisk"]
+            peers = [r for r in ok if r["family"] == family and r["library"] != "visitrisk"]
+            if ours and peers:
+                lines.append(
+                    f"- **{family} cost, {dataset_name}.** visitrisk fit "
+                    f"{_number(ours[0]['fit_cpu_seconds'], 1)} CPU s, predict "
+                    f"{_number(ours[0]['predict_cpu_seconds'], 2)} CPU s; "
+                    + ", ".join(
+                        f"{r['learner']} {_number(r['fit_cpu_seconds'], 1)} / "
+                        f"{_number(r['predict_cpu_seconds'], 2)}"
+                        for r in peers
+                    )
+                    + "."
+                )
+    return lines
+
+
 def render_markdown(results: dict[str, Any], figure: str | None = FIGURE_NAME) -> str:
     """Return the text of ``docs/benchmarks.md`` for a ``peers.json`` result."""
     machine = results.get("machine", {})
@@ -246,7 +348,7 @@ def render_markdown(results: dict[str, Any], figure: str | None = FIGURE_NAME) -
         f"Run: {machine.get('date', '?')}, {_number(results.get('total_seconds'), 0)} s in "
         f"total. Machine: {machine.get('cpu_count', '?')} cores, {machine.get('platform', '?')}, "
         f"Python {machine.get('python', '?')}; load average (1, 5, 15 min) at the end "
-        f"{machine.get('load_average_1_5_15', '?')}. The machine is shared: wall times are "
+        f"{_loads(machine.get('load_average_1_5_15'))}. The machine is shared: wall times are "
         "indicative, CPU seconds are steadier. Every model runs single-threaded "
         "(`n_jobs=1`).",
         "",
@@ -318,10 +420,19 @@ def render_markdown(results: dict[str, Any], figure: str | None = FIGURE_NAME) -
             f"{_number(dataset['treated_share_train'], 2)}, outcome rate "
             f"{_number(dataset['outcome_rate_train'], 2)}. Classifier chosen: "
             f"**{dataset['classifier_chosen']}** (log-loss {losses}). Load average before / "
-            f"after: {dataset.get('load_average_before')} / "
-            f"{dataset.get('load_average_after')}.",
+            f"after: {_loads(dataset.get('load_average_before'))} / "
+            f"{_loads(dataset.get('load_average_after'))}.",
             "",
         ]
+        overlap = dataset.get("test_propensity_overlap") or {}
+        if overlap:
+            low, middle, high = overlap["propensity_quantiles_1_50_99"]
+            lines += [
+                f"Test-set propensity (cross-fitted): 1 / 50 / 99 % quantiles "
+                f"{_number(low, 2)} / {_number(middle, 2)} / {_number(high, 2)}; share outside "
+                f"[0.05, 0.95]: {_number(overlap['share_outside_0.05_0.95'], 3)}.",
+                "",
+            ]
         lines += _learner_table(dataset, truth)
         lines += [""]
         if truth:
@@ -330,8 +441,10 @@ def render_markdown(results: dict[str, Any], figure: str | None = FIGURE_NAME) -
                 "visits as randomised, which they are not on this book, so they rank "
                 "learners only roughly. *IPW Qini* reweights rows by a cross-fitted "
                 "propensity (`visitrisk.metrics.qini_auc_score_ipw`); the true value "
-                "captured needs no estimate at all. 95 % intervals: bootstrap over "
-                f"customers ({settings.get('bootstrap', '?')} replicates).",
+                "captured needs no estimate at all. 95 % intervals: bootstrap over test "
+                f"customers ({settings.get('bootstrap', '?')} replicates); they cover the "
+                "sampling of test rows, not refitting the learners on other training data "
+                "or another simulated world (one seed).",
                 "",
             ]
         paired = _paired_table(dataset, truth)
@@ -369,38 +482,59 @@ def render_markdown(results: dict[str, Any], figure: str | None = FIGURE_NAME) -
     auuc_gap = _largest_gap(datasets, "visitrisk_uplift_auc", "causalml_auuc_rescaled")
     lines += [
         "- **scikit-uplift**: the same definitions; largest difference over every learner "
-        f"of both datasets: Qini {_number(sklift_gap, 6)}, uplift AUC "
-        f"{_number(sklift_auuc_gap, 6)}.",
+        f"of both datasets: Qini {_gap(sklift_gap)}, uplift AUC {_gap(sklift_auuc_gap)}.",
         "- **causalml** reports other quantities. `qini_score` divides the Qini curve by "
         "its final value |Q(N)|, subtracts the random line and averages over the N + 1 "
         "points, i.e. (A(Q) − A₀) / ((N + 1)·|Q(N)|); scikit-uplift divides A(Q) − A₀ by "
         "the same area of the *perfect* curve. `auuc_score` is the mean of the "
         "normalised gain curve, A(U) / ((N + 1)·|U(N)|), with no random line "
         "subtracted: a random ranking scores about 0.5 rather than 0, and a model whose "
-        "final uplift is negative has its curve flipped. *causalml rescaled* converts "
+        "final uplift is negative has its curve flipped (on the simulator the naive "
+        "visited-minus-unvisited cure rate is negative, so every causalml AUUC there is "
+        "below 0). *causalml rescaled* converts "
         "causalml's figure to scikit-uplift's scale with our curve's end point and "
         "perfect area; what remains (largest gap: Qini "
-        f"{_number(qini_gap, 4)}, uplift AUC {_number(auuc_gap, 4)}) comes from "
+        f"{_gap(qini_gap)}, uplift AUC {_gap(auuc_gap)}) comes from "
         "causalml summing points instead of the trapezoid rule, breaking ties by sort "
         "order where we read curves only at the end of a tie group, and interpolating "
         "the head of the curve while one arm is still empty (scikit-uplift counts 0).",
         "",
-        "## Reading the results",
+        "## Where visitrisk stands, and why",
         "",
-        "- Identical base models make learners of one family nearly identical: the T "
-        "learners of visitrisk, causalml and scikit-uplift fit the same two LightGBM "
-        "models and differ only in seeds; the S learners likewise. Differences there are "
-        "noise, and show what the interval widths mean.",
-        "- visitrisk's X and DR learners cross-fit by customer (a customer's rows never "
-        "straddle folds), calibrate the propensity, and fit the final model on every row. "
-        "causalml's DR learner splits rows into three parts (propensity / outcome / "
-        "effect), so each model sees a third of the data; EconML's DR learner fits one "
-        "outcome model with the treatment as a feature. visitrisk pays for its design "
-        "in fit time (2 × folds outcome models, folds propensity models and a "
-        "calibration per fit).",
-        "- scikit-uplift's ClassTransformation assumes a randomised 50/50 treatment; on "
-        "the confounded simulator it ranks by something else than uplift, which is what "
-        "its documentation warns about.",
+        *_findings(datasets),
+        "",
+        "Design differences behind the numbers:",
+        "",
+        "- **T and S learners** are the same algorithm in every library. With the same "
+        "LightGBM models and seeds, visitrisk's TLearner and causalml's BaseTClassifier "
+        "give identical predictions (scikit-uplift's TwoModels differs only by the seed "
+        "of one model), and visitrisk's SLearner and scikit-uplift's SoloModel are "
+        "identical; causalml's BaseSClassifier puts the treatment column first, so "
+        "LightGBM's column subsampling draws other columns. Differences between them "
+        "are sampling noise and show what the interval widths mean.",
+        "- **X learners**: visitrisk's and causalml's are the same algorithm; visitrisk "
+        "mixes the two effect models with a calibrated propensity (isotonic on "
+        "customer-grouped out-of-fold scores, averaged over the fold models), causalml "
+        "with the propensity it is given. visitrisk's predict is slower because it "
+        "scores the fold propensity models and the calibration.",
+        "- **DR learners**: visitrisk and EconML cross-fit the nuisances (visitrisk in "
+        "customer-grouped folds, EconML in the groups it is given) and fit *one* final "
+        "regressor on every row's pseudo-outcome; EconML's outcome model is a single "
+        "model with the treatment as a feature. causalml rotates three row splits "
+        "(propensity / outcome / effect) and *averages three* effect models, each fitted "
+        "on a third of the rows. The AIPW pseudo-outcome divides residuals by "
+        "propensities down to 0.01, so on a confounded book it is very noisy; averaging "
+        "three final models damps that noise, a single final model passes more of it "
+        "into the ranking.",
+        "- **Uplift forest** (causalml): its own KL-divergence trees, pure uplift splits, no "
+        "LightGBM; slowest to fit by far here.",
+        "- **Class transformation** (scikit-uplift) assumes a randomised 50/50 treatment; on "
+        "the confounded, unbalanced simulator its score is not an uplift estimate, as its "
+        "documentation warns.",
+        "- **S learners** shrink the uplift towards one common value (regularised trees "
+        "split rarely on the visit column), so their ranking by uplift × value is mostly "
+        "value at stake, nudged by the uplift signal. When the other learners' estimates "
+        "are noisier than the heterogeneity they try to find, that shrinkage wins.",
         "",
     ]
     return "\n".join(lines)
@@ -455,6 +589,8 @@ def _figure(results: dict[str, Any], path: Path) -> None:
                     "color": _LIBRARY_COLOURS.get(row["library"], "grey"),
                     "linestyle": _FAMILY_STYLES.get(row["family"], "-"),
                     "lw": 2.0 if row["library"] == "visitrisk" else 1.2,
+                    # Drawn on top: a peer with identical predictions would hide them.
+                    "zorder": 3 if row["library"] == "visitrisk" else 2,
                 }
             )
             (line,) = axis.plot(curve["share"], curve[key], label=learner, **style)
@@ -465,7 +601,8 @@ def _figure(results: dict[str, Any], path: Path) -> None:
             handles.setdefault("random", line)
         title, label = _PANELS[key]
         axis.set_title(f"{_DATASET_TITLES.get(name, name)}\n{title}", fontsize=10)
-        axis.set_xlabel("share of test rows targeted, by predicted uplift")
+        ranking = "predicted uplift × value" if key == "true_value_share" else "predicted uplift"
+        axis.set_xlabel(f"share of test rows targeted, by {ranking}")
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
     figure.legend(

@@ -557,7 +557,7 @@ def run_dataset(
         forest=FOREST,
     )
     replicates = _bootstrap_rows(data["groups_test"], len(data["y_test"]), seed)
-    propensity = None
+    propensity, overlap = None, {}
     if data["groups_test"] is not None:
         from visitrisk.nuisance import fit_nuisances
 
@@ -571,6 +571,12 @@ def run_dataset(
             n_jobs=1,
         )
         propensity = nuisances["propensity"].to_numpy()
+        overlap = {
+            "propensity_quantiles_1_50_99": [
+                float(v) for v in np.quantile(propensity, [0.01, 0.5, 0.99])
+            ],
+            "share_outside_0.05_0.95": float(np.mean((propensity < 0.05) | (propensity > 0.95))),
+        }
     rows, curves, draws = [], {}, {}
     for adapter in adapters():
         status = statuses[adapter.library]
@@ -637,6 +643,7 @@ def run_dataset(
         "outcome_rate_train": float(np.mean(data["y_train"])),
         "classifier_losses": losses,
         "classifier_chosen": chosen,
+        "test_propensity_overlap": overlap,
         "selection_seconds": selection_cost["seconds"],
         "learners": rows,
         "reference": reference,

@@ -29,6 +29,7 @@ def _learner(library, name, family, qini, ci, fit_seconds, **extra):
         "fit_peak_added_mb": 12.0,
         "predict_seconds": 0.05,
         "predict_cpu_seconds": 0.04,
+        "uplift_std": 0.05,
         "qini_auc": qini,
         "qini_auc_ci": ci,
         "uplift_auc": qini + 0.01,
@@ -181,7 +182,10 @@ def test_render_writes_markdown_and_figure(bench_modules, results, tmp_path):
         "| sklift TwoModels | visitrisk TLearner | +0.010 [+0.002, +0.020] "
         "| **visitrisk behind** | 0.80× |"
     ) in text
-    assert "Qini 0.000000, uplift AUC 0.000000" in text
+    assert "Qini 0.0e+00, uplift AUC 0.0e+00" in text
+    # Findings are read off the numbers.
+    assert "Peers ahead of visitrisk: none. Peers behind visitrisk: none." in text
+    assert "significantly ahead of visitrisk's counterpart: sklift TwoModels." in text
     assert "![Qini curves of every learner on both datasets](figures/peers_qini.png)" in text
     assert figure == tmp_path / "docs" / report.FIGURE_NAME
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
