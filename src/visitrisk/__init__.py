@@ -7,7 +7,9 @@ cure, exact explanations, and visit plans that fit the staff a bank has.
 # Names are listed once in __all__ below; everything else in the package is private.
 from typing import TYPE_CHECKING
 
+from visitrisk.audit import audit_problems, audit_visits
 from visitrisk.contract import DataError, Portfolio, load_portfolio
+from visitrisk.drift import drift_report, population_stability
 from visitrisk.evaluation import (
     EvaluationReport,
     evaluate,
@@ -89,10 +91,13 @@ __all__ = [
     "VisitPlan",
     "XLearner",
     "__version__",
+    "audit_problems",
+    "audit_visits",
     "average_treatment_effect",
     "build_features",
     "build_training_set",
     "customer_ledger",
+    "drift_report",
     "evaluate",
     "evaluate_scores",
     "explain",
@@ -110,6 +115,7 @@ __all__ = [
     "plot_calibration",
     "plot_qini_curve",
     "policy_value",
+    "population_stability",
     "promote",
     "pseudo_outcomes",
     "qini_auc_score",

@@ -43,13 +43,21 @@ def validate(
         bool,
         typer.Option("--allow-reversals", help="Accept negative payment rows (reversals)."),
     ] = False,
+    audit_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--audit-out", dir_okay=False, help="CSV file for every flagged visit record."
+        ),
+    ] = None,
 ) -> None:
-    """Check a folder of tables against the data contract.
+    """Check a folder of tables against the data contract, and audit the visit log.
 
-    Prints the rows read per table, every error and every warning. Exit code 1 when the
-    data breaks the contract, 0 otherwise.
+    Prints the rows read per table, every error and every warning, then the visit records
+    the audit flags (counts per reason, with examples) and the audit checks that could not
+    run. Exit code 1 when the data breaks the contract, 0 otherwise (flags are warnings).
     """
     # Imported here so that `visitrisk --help` does not pay for pandas and the readers.
+    from visitrisk.audit import audit_problems, audit_visits
     from visitrisk.contract import DataError, load_portfolio
 
     try:
@@ -59,6 +67,40 @@ def validate(
         raise typer.Exit(code=1) from None
     row_counts = {name: len(table) for name, table in portfolio.tables().items()}
     _print_report(row_counts, None, portfolio.warnings)
+    audit = audit_visits(portfolio)
+    _print_audit(audit, audit_problems(audit), audit_out)
+
+
+def _print_audit(audit: pd.DataFrame, problems: pd.DataFrame, audit_out: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from visitrisk._atomic import write_atomic
+
+    console = Console()
+    n_flagged = audit["visit_index"].nunique()
+    if not problems.empty:
+        table = Table(
+            title=f"Visit-log audit ({n_flagged:,} record(s) flagged)",
+            title_justify="left",
+            style="yellow",
+        )
+        table.add_column("rule")
+        table.add_column("records", justify="right")
+        table.add_column("examples / detail", overflow="fold")
+        for problem in problems.itertuples(index=False):
+            count = f"{problem.count:,}" if problem.count else "-"
+            shown = problem.examples if problem.count else problem.message
+            table.add_row(problem.rule, count, shown)
+        console.print(table)
+    console.print(
+        f"Visit-log audit: {n_flagged:,} of {audit.attrs['visits_audited']:,} visit record(s) "
+        f"flagged; {len(audit.attrs['skipped_checks'])} check(s) skipped."
+    )
+    if audit_out is not None:
+        audit_out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(audit_out, audit.to_csv(index=False).encode("utf-8"))
+        console.print(f"Flagged visit records written to {audit_out}")
 
 
 def _print_report(row_counts: dict, errors: pd.DataFrame | None, warnings: pd.DataFrame) -> None:
@@ -328,6 +370,8 @@ def _print_run_summary(result) -> None:
     console.print(table)
     for name, path in result.outputs.items():
         console.print(f"{name:>15}: {path}")
+    if summary.get("drift", {}).get("warning"):
+        console.print(f"[yellow]Warning:[/yellow] {summary['drift']['warning']}")
     tracking = summary.get("mlflow", {})
     if result.not_logged:
         console.print("[yellow]Not logged to MLflow:[/yellow] " + "; ".join(result.not_logged))
