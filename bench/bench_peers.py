@@ -386,6 +386,7 @@ def _scores(
     scores: dict[str, Any] = {
         "qini_auc": qini_auc_score(y, uplift, t),
         "uplift_auc": uplift_auc_score(y, uplift, t),
+        "uplift_mean": float(np.mean(uplift)),
         "uplift_std": float(np.std(uplift)),
     }
     if propensity is not None:

@@ -29,6 +29,7 @@ def _learner(library, name, family, qini, ci, fit_seconds, **extra):
         "fit_peak_added_mb": 12.0,
         "predict_seconds": 0.05,
         "predict_cpu_seconds": 0.04,
+        "uplift_mean": 0.02,
         "uplift_std": 0.05,
         "qini_auc": qini,
         "qini_auc_ci": ci,
