@@ -558,7 +558,7 @@ _PANELS = {
     "qini_ipw": ("IPW Qini curve", "IPW Qini: incremental cures (rows)"),
     "true_value_share": (
         "true value captured / oracle's",
-        "true incremental value of the top share / oracle's",
+        "true value of the top share / oracle's",
     ),
 }
 
@@ -583,7 +583,12 @@ def _figure(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = _panels(results)
+    # causalml sets a global matplotlib style on import; the figure should not depend on it.
+    with plt.style.context("default"):
+        _draw(plt, _panels(results), path)
+
+
+def _draw(plt: Any, panels: list[tuple[str, dict[str, Any], str]], path: Path) -> None:
     figure, axes = plt.subplots(
         1, max(len(panels), 1), figsize=(6 * max(len(panels), 1), 6.2), squeeze=False
     )
