@@ -21,6 +21,7 @@ from visitrisk.explain import Explanation, explain  # eager: lazy would lose to 
 from visitrisk.features import build_features, feature_registry
 from visitrisk.labels import TrainingSet, build_training_set
 from visitrisk.ledger import customer_ledger, loan_ledger, settle_installments
+from visitrisk.measure import PlanMeasurement, measure_plan
 from visitrisk.metrics import (
     perfect_qini_curve,
     perfect_uplift_curve,
@@ -44,7 +45,7 @@ from visitrisk.report import (
     write_html,
     write_reports,
 )
-from visitrisk.simulate import SimulatedPortfolio, simulate_portfolio
+from visitrisk.simulate import SimulatedPortfolio, simulate_forward, simulate_portfolio
 
 if TYPE_CHECKING:
     from visitrisk.experiment import run_experiment, split_by_time
@@ -81,6 +82,7 @@ __all__ = [
     "EvaluationReport",
     "Explanation",
     "ModelSpec",
+    "PlanMeasurement",
     "PlanRules",
     "Portfolio",
     "SLearner",
@@ -109,6 +111,7 @@ __all__ = [
     "load_scoring_model",
     "loan_ledger",
     "mask_personal_columns",
+    "measure_plan",
     "perfect_qini_curve",
     "perfect_uplift_curve",
     "plan_visits",
@@ -124,6 +127,7 @@ __all__ = [
     "qini_curve_ipw",
     "run_experiment",
     "settle_installments",
+    "simulate_forward",
     "simulate_portfolio",
     "split_by_time",
     "start_run",

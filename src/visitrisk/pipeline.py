@@ -290,18 +290,13 @@ def run(
 
 
 def _missing_staff_problem() -> pd.DataFrame:
-    from visitrisk.contract import PROBLEM_COLUMNS
+    from visitrisk._problems import problem, problem_frame
 
-    row = {
-        "table": "staff",
-        "column": "",
-        "rule": "missing_table",
-        "count": 0,
-        "examples": "",
-        "message": "staff: the table is needed to plan visits (officers, working days, "
-        "visits per day) and was not given (rule missing_table).",
-    }
-    return pd.DataFrame([row], columns=list(PROBLEM_COLUMNS))
+    message = (
+        "staff: the table is needed to plan visits (officers, working days, "
+        "visits per day) and was not given (rule missing_table)."
+    )
+    return problem_frame([problem("staff", "", "missing_table", message)])
 
 
 def _model_from_spec(model_spec: str | os.PathLike[str] | None, seed: int) -> tuple[Any, dict]:
