@@ -309,6 +309,24 @@ def build_training_set(
         if data_end is None
         else _as_timestamp(data_end, "data_end", _FUNCTION)
     )
+    return _training_set(portfolio, stamps, treatment_window, horizon, min_dpd, end)
+
+
+def _training_set(
+    portfolio: Portfolio,
+    stamps: list[pd.Timestamp],
+    treatment_window: int,
+    horizon: int,
+    min_dpd: int,
+    end: pd.Timestamp,
+    township_counts: pd.DataFrame | None = None,
+) -> TrainingSet:
+    """:func:`build_training_set` after its checks.
+
+    ``township_counts`` (see :func:`visitrisk.features._township_counts_on_dates`) stands
+    in for the portfolio's own township counts when ``portfolio`` holds only some whole
+    customers of a larger one (``visitrisk.spark``).
+    """
     end_day = _day(end)
     reach = horizon
 
@@ -325,7 +343,9 @@ def build_training_set(
         dropped["do_not_visit"] += int(do_not_visit[delinquent].sum())
         return delinquent[~do_not_visit[delinquent]]
 
-    snapshots_out, settled = _features_on_dates(book, stamps, select, payments_until=end_day)
+    snapshots_out, settled = _features_on_dates(
+        book, stamps, select, payments_until=end_day, township_counts=township_counts
+    )
     kept = [snap for snap in snapshots_out if _day(snap.as_of) + reach <= end_day]
 
     features = [snap.features for snap in kept]

@@ -1,0 +1,1058 @@
+"""Run visitrisk on Apache Spark: the same pandas stage functions, one partition at a time.
+
+Nothing here re-implements a stage. Every computation is a call to the pandas function of
+its stage (:func:`visitrisk.load_portfolio`, the feature and label builders, the MLflow
+pyfunc model, :func:`visitrisk.explain`, :func:`visitrisk.plan_visits`) on a pandas frame
+that holds whole units of work:
+
+- **Features.** The five customer-level contract tables are packed into one long Spark
+  DataFrame (installments and payments get their ``customer_id`` through ``loan_id``),
+  hashed into ``buckets`` by ``customer_id`` and handed bucket by bucket to
+  ``applyInPandas``: each bucket holds whole customers with all their loans, schedule
+  rows, payments and visits, is validated with :func:`visitrisk.load_portfolio` and gets
+  its features from the pandas code. The one feature that looks beyond a customer,
+  ``township_delinquency_rate``, needs township totals over the whole portfolio: a first
+  pass computes each bucket's counts with the same pandas code, Spark adds them up, and
+  the second pass uses the global counts. Contract problems found in any bucket are
+  gathered and raised as one :class:`~visitrisk.DataError` on the driver.
+- **Training.** :func:`sample_training_set` keeps a seeded hash sample of whole customers,
+  brings their rows to the driver and builds the training set there (global township
+  counts again), so a model is fitted on the driver as usual.
+- **Scoring and explanations.** :func:`score` ships an MLflow pyfunc model to the
+  executors and calls its ``predict`` (and :func:`visitrisk.explain` on the wrapped model)
+  per Arrow batch with ``mapInPandas``.
+- **Planning.** :func:`plan_visits` splits branches into groups that share no officer
+  (connected components of the branch-officer coverage graph), plans each group with
+  :func:`visitrisk.plan_visits` in parallel (``cogroup(...).applyInPandas``) and merges
+  the groups' plans; since no capacity crosses groups and the holdout draw of a customer
+  depends only on its id and the seed, the merged plan is the plan of the whole.
+
+Rows of each bucket are put in a canonical order (by id, date and amount) before the pandas
+code runs, so that float sums do not depend on how Spark shuffled them. See
+``docs/spark.md`` for running on a cluster and the settings that matter.
+
+pyspark is an optional dependency (``pip install visitrisk[spark]``); this module imports
+it lazily and is not imported by ``import visitrisk``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from visitrisk._tables import CONTRACT, PROBLEM_COLUMNS, TABLES
+from visitrisk.contract import DataError
+from visitrisk.feature_catalog import FEATURES
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from visitrisk.labels import TrainingSet
+    from visitrisk.planning import PlanRules, VisitPlan
+
+__all__ = [
+    "CUSTOMER_TABLES",
+    "build_features",
+    "features_to_pandas",
+    "officer_groups",
+    "plan_visits",
+    "read_tables",
+    "sample_training_set",
+    "score",
+    "spark_session",
+    "township_counts",
+]
+
+#: Contract tables whose rows belong to one customer; they are co-located by customer_id.
+CUSTOMER_TABLES: tuple[str, ...] = ("customers", "loans", "installments", "payments", "visits")
+
+#: Never read by any stage: left out of what is shipped to the executors.
+_PERSONAL_COLUMNS = ("name", "national_id", "phone")
+
+#: Canonical row order within a bucket: float sums then do not depend on the shuffle.
+_ROW_ORDER: dict[str, tuple[str, ...]] = {
+    "customers": ("customer_id",),
+    "loans": ("loan_id",),
+    "installments": ("loan_id", "due_date", "amount_due"),
+    "payments": ("loan_id", "payment_date", "amount"),
+    "visits": ("customer_id", "visit_date", "officer_id", "outcome", "plan_id"),
+}
+
+_TABLE_TAG = "_table"
+_BUCKET = "_bucket"
+_GROUP = "_group"
+
+_CONTEXT_SCHEMA = (
+    "kind string, day long, township string, size long, sum long, "
+    "table string, column string, rule string, count long, examples string, message string"
+)
+
+
+def _require_pyspark() -> Any:
+    try:
+        import pyspark
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "visitrisk.spark needs pyspark: pip install 'visitrisk[spark]' "
+            "(and a Java 17+ runtime)."
+        ) from error
+    return pyspark
+
+
+# --------------------------------------------------------------------------------------
+# Session and input
+# --------------------------------------------------------------------------------------
+def spark_session(
+    master: str | None = "local[2]",
+    *,
+    app_name: str = "visitrisk",
+    config: Mapping[str, str] | None = None,
+) -> SparkSession:
+    """Return a SparkSession set up for visitrisk (Arrow on, UTC session time zone).
+
+    Parameters
+    ----------
+    master : str or None, default "local[2]"
+        Spark master URL; ``None`` keeps whatever ``spark-submit`` or the platform set.
+    app_name : str, default "visitrisk"
+        Application name.
+    config : mapping of str to str, optional
+        Further Spark settings (see ``docs/spark.md`` for those that matter).
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+    """
+    _require_pyspark()
+    from pyspark.sql import SparkSession
+
+    # Workers must run this interpreter (with pandas, pyarrow and visitrisk), not the
+    # system's python.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    if master is not None:
+        builder = builder.master(master)
+    settings = {
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.session.timeZone": "UTC",
+        **(config or {}),
+    }
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def read_tables(spark: SparkSession, path: str | os.PathLike[str]) -> dict[str, DataFrame]:
+    """Read the contract tables from Parquet: ``<path>/<table>.parquet`` (file or folder).
+
+    Parameters
+    ----------
+    spark : pyspark.sql.SparkSession
+    path : str or os.PathLike
+        Folder (local, HDFS, S3, DBFS, ...) holding one Parquet file or folder per table.
+
+    Returns
+    -------
+    dict of str to pyspark.sql.DataFrame
+        The tables found, by contract name.
+
+    Raises
+    ------
+    DataError
+        When a required table (customers, loans, installments, payments) is missing.
+    """
+    from pyspark.errors import AnalysisException
+
+    base = str(path).rstrip("/")
+    tables: dict[str, DataFrame] = {}
+    for name in TABLES:
+        try:
+            tables[name] = spark.read.parquet(f"{base}/{name}.parquet")
+        except AnalysisException:
+            continue
+    missing = [name for name in ("customers", "loans", "installments", "payments")
+               if name not in tables]  # fmt: skip
+    if missing:
+        raise DataError(
+            pd.DataFrame(
+                [
+                    {
+                        "table": name,
+                        "column": "",
+                        "rule": "missing_table",
+                        "count": 0,
+                        "examples": "",
+                        "message": f"{name}: the table is missing (expected {base}/{name}.parquet)",
+                    }
+                    for name in missing
+                ],
+                columns=list(PROBLEM_COLUMNS),
+            )
+        )
+    return tables
+
+
+def _to_pandas(frame: DataFrame | pd.DataFrame | None) -> pd.DataFrame | None:
+    if frame is None or isinstance(frame, pd.DataFrame):
+        return frame
+    return frame.toPandas()
+
+
+# --------------------------------------------------------------------------------------
+# Co-locating whole customers
+# --------------------------------------------------------------------------------------
+def _contract_columns(name: str, frame: DataFrame) -> list[str]:
+    known = [column.name for column in CONTRACT[name] if column.name not in _PERSONAL_COLUMNS]
+    return [column for column in known if column in frame.columns]
+
+
+def _packed(tables: Mapping[str, DataFrame], buckets: int) -> DataFrame:
+    """One long DataFrame of the customer-level tables, each row tagged and bucketed.
+
+    Installments and payments get their customer through ``loan_id`` (a left join: rows of
+    unknown loans stay, and the bucket's validation reports them). Dates travel as
+    ``timestamp_ntz`` so that no time zone can shift a day.
+    """
+    from pyspark.sql import functions as F  # noqa: N812
+
+    owners = tables["loans"].select("loan_id", F.col("customer_id").alias("_owner"))
+    parts = []
+    for name in CUSTOMER_TABLES:
+        if name not in tables:
+            continue
+        frame = tables[name]
+        columns = _contract_columns(name, frame)
+        frame = frame.select(
+            *[
+                F.col(column).cast("timestamp_ntz")
+                if dict(frame.dtypes)[column] in ("date", "timestamp")
+                else F.col(column)
+                for column in columns
+            ]
+        )
+        if name in ("installments", "payments"):
+            frame = frame.join(owners, on="loan_id", how="left")
+        else:
+            frame = frame.withColumn("_owner", F.col("customer_id"))
+        # Rows without an owner (unknown loan) spread by loan_id; validation reports them.
+        key = F.coalesce(F.col("_owner"), F.col("loan_id") if "loan_id" in columns else F.lit(""))
+        parts.append(
+            frame.withColumn(_TABLE_TAG, F.lit(name))
+            .withColumn(_BUCKET, F.pmod(F.xxhash64(key), F.lit(buckets)).cast("int"))
+            .drop("_owner")
+        )
+    packed = parts[0]
+    for part in parts[1:]:
+        packed = packed.unionByName(part, allowMissingColumns=True)
+    return packed
+
+
+def _default_buckets(spark: SparkSession) -> int:
+    return int(spark.conf.get("spark.sql.shuffle.partitions", "200"))
+
+
+def _unpack(packed: pd.DataFrame, branches: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """The contract tables of one bucket, in canonical row order."""
+    frames: dict[str, pd.DataFrame] = {}
+    tag = packed[_TABLE_TAG].to_numpy()
+    for name in CUSTOMER_TABLES:
+        names = [column.name for column in CONTRACT[name]]
+        if not any(column in packed.columns for column in names if column != "customer_id"):
+            continue  # a table the bank did not give (visits)
+        rows = packed.loc[tag == name, [column for column in names if column in packed.columns]]
+        order = [column for column in _ROW_ORDER[name] if column in rows.columns]
+        frames[name] = rows.sort_values(order, kind="stable", na_position="first").reset_index(
+            drop=True
+        )
+    if branches is not None:
+        frames["branches"] = branches
+    return frames
+
+
+def _portfolio_of_bucket(packed: pd.DataFrame, branches: pd.DataFrame | None) -> Any:
+    from visitrisk.contract import load_portfolio
+
+    return load_portfolio(**_unpack(packed, branches))
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as Python objects: pyspark 4.3 cannot send Arrow-backed (chunked) text."""
+    text = [name for name, dtype in frame.dtypes.items()
+            if pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)]  # fmt: skip
+    if not text:
+        return frame
+    return frame.assign(
+        **{name: frame[name].astype(object).where(frame[name].notna(), None) for name in text}
+    )
+
+
+def _conform(frame: pd.DataFrame, schema: str) -> pd.DataFrame:
+    """Columns of a Spark DDL schema, in order: text as objects, long as nullable ints.
+
+    A text field must not arrive as an all-NaN float column (pyspark 4.3 fails to cast it).
+    """
+    columns = {}
+    for field in schema.split(", "):
+        name, kind = field.split()
+        values = frame[name] if name in frame.columns else pd.Series(None, index=frame.index)
+        if kind == "string":
+            columns[name] = values.astype(object).where(values.notna(), None)
+        elif kind == "long":
+            columns[name] = values.astype("Int64")
+        else:
+            columns[name] = values
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def _problem_rows(error: DataError) -> pd.DataFrame:
+    problems = error.problems.assign(kind="problem")
+    return problems
+
+
+# --------------------------------------------------------------------------------------
+# Township counts (the one cross-customer input of the features)
+# --------------------------------------------------------------------------------------
+def _context_of_bucket(
+    packed: pd.DataFrame, branches: pd.DataFrame | None, days: list[int]
+) -> pd.DataFrame:
+    from visitrisk.features import _township_counts_on_dates
+
+    try:
+        portfolio = _portfolio_of_bucket(packed, branches)
+    except DataError as error:
+        out = _problem_rows(error)
+    else:
+        stamps = [pd.Timestamp(np.datetime64(day, "D")) for day in days]
+        out = _township_counts_on_dates(portfolio, stamps).assign(kind="counts")
+    return _conform(out, _CONTEXT_SCHEMA)
+
+
+def _raise_problems(problems: pd.DataFrame) -> None:
+    """Raise one DataError for the problems of every bucket (same rule merged)."""
+    if problems.empty:
+        return
+    merged = []
+    for (table, column, rule), rows in problems.groupby(
+        ["table", "column", "rule"], sort=False, dropna=False
+    ):
+        examples = ", ".join(
+            pd.unique(
+                pd.Series([e for text in rows["examples"] for e in str(text).split(", ") if e])
+            )[:5]
+        )
+        message = rows["message"].iloc[0]
+        if len(rows) > 1:
+            message += f" (and the same in {len(rows) - 1} other bucket(s): {int(rows['count'].sum())} in all)"
+        merged.append(
+            {
+                "table": table,
+                "column": column,
+                "rule": rule,
+                "count": int(rows["count"].sum()),
+                "examples": examples,
+                "message": message,
+            }
+        )
+    raise DataError(pd.DataFrame(merged, columns=list(PROBLEM_COLUMNS)))
+
+
+def township_counts(
+    tables: Mapping[str, DataFrame],
+    dates: Sequence[str | _dt.date | pd.Timestamp],
+    *,
+    buckets: int | None = None,
+) -> pd.DataFrame:
+    """Validate every bucket and return the portfolio's township counts on each date.
+
+    Parameters
+    ----------
+    tables : mapping of str to pyspark.sql.DataFrame
+        The contract tables (:func:`read_tables`); ``branches`` is used when present.
+    dates : sequence of dates
+        As-of dates.
+    buckets : int, optional
+        Groups of customers handed to pandas at once; default
+        ``spark.sql.shuffle.partitions``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``day`` (days since 1970-01-01), ``township``, ``size`` (customers with an
+        open loan) and ``sum`` (of them, at 1+ days past due): what
+        ``township_delinquency_rate`` is computed from.
+
+    Raises
+    ------
+    DataError
+        When any bucket breaks the data contract (every problem, merged by rule).
+    """
+    from pyspark.sql import functions as F  # noqa: N812
+
+    _check_unique_loans(tables)
+    spark = tables["customers"].sparkSession
+    buckets = buckets or _default_buckets(spark)
+    branches = _to_pandas(tables.get("branches"))
+    days = sorted({int(np.datetime64(pd.Timestamp(date).date(), "D").astype(np.int64))
+                   for date in dates})  # fmt: skip
+    packed = _packed(tables, buckets)
+    context = (
+        packed.groupBy(_BUCKET)
+        .applyInPandas(lambda rows: _context_of_bucket(rows, branches, days), _CONTEXT_SCHEMA)
+        .groupBy("kind", "day", "township", "table", "column", "rule", "examples", "message")
+        .agg(F.sum("size").alias("size"), F.sum("sum").alias("sum"), F.sum("count").alias("count"))
+        .toPandas()
+    )
+    _raise_problems(context.loc[context["kind"] == "problem"].reset_index(drop=True))
+    counts = context.loc[context["kind"] == "counts", ["day", "township", "size", "sum"]]
+    counts = counts.astype({"day": np.int64, "size": np.int64, "sum": np.int64})
+    counts["township"] = counts["township"].astype("str")
+    return counts.sort_values(["day", "township"], ignore_index=True)
+
+
+def _check_unique_loans(tables: Mapping[str, DataFrame]) -> None:
+    """loan_id must be unique across buckets too (a bucket sees only its own loans)."""
+    from pyspark.sql import functions as F  # noqa: N812
+
+    duplicated = (
+        tables["loans"].groupBy("loan_id").count().where(F.col("count") > 1).limit(5).toPandas()
+    )
+    if len(duplicated):
+        ids = ", ".join(f"'{value}'" for value in duplicated["loan_id"])
+        raise DataError(
+            pd.DataFrame(
+                [
+                    {
+                        "table": "loans",
+                        "column": "loan_id",
+                        "rule": "duplicate_id",
+                        "count": int(duplicated["count"].sum()),
+                        "examples": ids,
+                        "message": f"loans: rows share their loan_id with another row ({ids})",
+                    }
+                ],
+                columns=list(PROBLEM_COLUMNS),
+            )
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Features
+# --------------------------------------------------------------------------------------
+def _spark_type(name: str) -> str:
+    from visitrisk._feature_groups import _feature_dtype
+
+    return {"category": "string", "int64": "long", "float64": "double"}[_feature_dtype(name)]
+
+
+def _features_schema() -> str:
+    return ", ".join(["customer_id string", *[f"{name} {_spark_type(name)}" for name in FEATURES]])
+
+
+def _features_to_spark_rows(features: pd.DataFrame) -> pd.DataFrame:
+    """Features as plain columns: category as text, customer_id a column."""
+    return _plain(features.reset_index())
+
+
+def _features_of_bucket(
+    packed: pd.DataFrame,
+    branches: pd.DataFrame | None,
+    stamp: pd.Timestamp,
+    population: str,
+    min_dpd: int,
+    counts: pd.DataFrame,
+) -> pd.DataFrame:
+    from visitrisk.features import _features_as_of
+
+    portfolio = _portfolio_of_bucket(packed, branches)
+    features = _features_as_of(portfolio, stamp, population, min_dpd, township_counts=counts)
+    return _features_to_spark_rows(features)
+
+
+def build_features(
+    tables: Mapping[str, DataFrame],
+    as_of: str | _dt.date | pd.Timestamp,
+    population: str = "delinquent",
+    min_dpd: int = 1,
+    *,
+    buckets: int | None = None,
+) -> DataFrame:
+    """:func:`visitrisk.build_features` on Spark: same columns, same values.
+
+    Parameters
+    ----------
+    tables : mapping of str to pyspark.sql.DataFrame
+        The contract tables (:func:`read_tables`), at least customers, loans, installments
+        and payments; visits and branches when the bank has them.
+    as_of, population, min_dpd
+        As in :func:`visitrisk.build_features`.
+    buckets : int, optional
+        Groups of whole customers handed to the pandas code at once (each must fit in one
+        Python worker's memory); default ``spark.sql.shuffle.partitions``.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``customer_id`` then one column per feature, in registry order; categorical
+        features as text (:func:`features_to_pandas` restores the pandas dtypes).
+
+    Raises
+    ------
+    DataError
+        When any bucket breaks the data contract.
+    ValueError
+        If a parameter is invalid.
+    """
+    from visitrisk.features import POPULATIONS, _as_timestamp, _check_min_dpd, _param_error
+
+    stamp = _as_timestamp(as_of, "as_of", "build_features")
+    if population not in POPULATIONS:
+        raise _param_error("population", "build_features", "'delinquent' or 'all'", population)
+    min_dpd = _check_min_dpd(min_dpd, "build_features")
+    spark = tables["customers"].sparkSession
+    buckets = buckets or _default_buckets(spark)
+    counts = township_counts(tables, [stamp], buckets=buckets)
+    branches = _to_pandas(tables.get("branches"))
+    return (
+        _packed(tables, buckets)
+        .groupBy(_BUCKET)
+        .applyInPandas(
+            lambda rows: _features_of_bucket(rows, branches, stamp, population, min_dpd, counts),
+            _features_schema(),
+        )
+    )
+
+
+def features_to_pandas(features: DataFrame | pd.DataFrame) -> pd.DataFrame:
+    """Collect Spark features as :func:`visitrisk.build_features` returns them.
+
+    Parameters
+    ----------
+    features : pyspark.sql.DataFrame or pandas.DataFrame
+        ``customer_id`` and the feature columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``customer_id`` (ascending), registry dtypes and categories.
+    """
+    from visitrisk._feature_groups import _feature_dtype
+
+    frame = _to_pandas(features)
+    data = {}
+    for name in FEATURES:
+        dtype = _feature_dtype(name)
+        if dtype == "category":
+            data[name] = pd.Categorical(
+                frame[name].astype(object).where(frame[name].notna(), None),
+                categories=list(FEATURES[name].categories),
+            )
+        else:
+            data[name] = frame[name].to_numpy().astype(dtype)
+    index = pd.Index(frame["customer_id"].astype("str"), name="customer_id", dtype="str")
+    out = pd.DataFrame(data, index=index)
+    return out.sort_index(kind="stable")
+
+
+# --------------------------------------------------------------------------------------
+# Training set: a seeded sample of whole customers, built on the driver
+# --------------------------------------------------------------------------------------
+def _sample_key(seed: int) -> Any:
+    from pyspark.sql import functions as F  # noqa: N812
+
+    # A uniform number in [0, 1) per customer from a seeded hash: the same customers are
+    # kept whatever the partitioning, and a larger fraction keeps a superset.
+    return F.pmod(F.xxhash64(F.lit(f"visitrisk-sample-{seed}"), F.col("customer_id")), 2**40) / (
+        2.0**40
+    )
+
+
+def sample_training_set(
+    tables: Mapping[str, DataFrame],
+    snapshots: Sequence[str | _dt.date | pd.Timestamp],
+    treatment_window: int = 14,
+    horizon: int = 60,
+    min_dpd: int = 1,
+    *,
+    fraction: float = 1.0,
+    seed: int = 0,
+    data_end: str | _dt.date | pd.Timestamp | None = None,
+    buckets: int | None = None,
+) -> TrainingSet:
+    """Build the training set of a seeded sample of whole customers, on the driver.
+
+    Each customer is kept with probability ``fraction`` (a seeded hash of its id: the same
+    customers for the same seed whatever the cluster), with all its loans, schedule,
+    payments and visits; the sample is brought to the driver and
+    :func:`visitrisk.build_training_set` runs there, with township counts of the *whole*
+    portfolio, so every kept row is exactly the row the full training set has for that
+    customer and snapshot.
+
+    Effect of sampling: rows are sampled by customer, so all snapshots of a kept customer
+    stay together (no customer straddles a train/test split) and the treated share, cure
+    rate and every feature's distribution are unbiased estimates of the full set's; only
+    the variance of the fit grows (roughly as 1 / fraction). Rare segments shrink with the
+    rest: check that each arm keeps enough rows (``metadata["sampling"]`` lists them).
+
+    Parameters
+    ----------
+    tables : mapping of str to pyspark.sql.DataFrame
+        The contract tables (:func:`read_tables`).
+    snapshots, treatment_window, horizon, min_dpd, data_end
+        As in :func:`visitrisk.build_training_set`; ``data_end`` defaults to the latest
+        payment or visit date of the whole portfolio.
+    fraction : float, default 1.0
+        Share of customers kept, in (0, 1].
+    seed : int, default 0
+        Seed of the customer sample.
+    buckets : int, optional
+        As in :func:`build_features`.
+
+    Returns
+    -------
+    TrainingSet
+        As :func:`visitrisk.build_training_set`, with ``metadata["sampling"]``
+        (``fraction``, ``seed``, ``unit``, ``customers_sampled``, ``customers_total``).
+    """
+    from pyspark.sql import functions as F  # noqa: N812
+
+    from visitrisk.features import _as_timestamp, _check_min_dpd
+    from visitrisk.labels import _FUNCTION, _positive_days, _snapshot_list, _training_set
+
+    if not (isinstance(fraction, float | int) and 0 < fraction <= 1):
+        raise ValueError(
+            "The 'fraction' parameter of sample_training_set must be a number in (0, 1]. "
+            f"Got {fraction!r} instead."
+        )
+    stamps = _snapshot_list(snapshots)
+    treatment_window = _positive_days(treatment_window, "treatment_window")
+    horizon = _positive_days(horizon, "horizon")
+    min_dpd = _check_min_dpd(min_dpd, _FUNCTION)
+    end = (
+        _last_observed_day(tables)
+        if data_end is None
+        else _as_timestamp(data_end, "data_end", _FUNCTION)
+    )
+    spark = tables["customers"].sparkSession
+    buckets = buckets or _default_buckets(spark)
+    counts = township_counts(tables, stamps, buckets=buckets)
+
+    packed = _packed(tables, buckets)
+    owners = (
+        tables["customers"].select("customer_id").where(_sample_key(seed) < float(fraction))
+    )
+    total = tables["customers"].count()
+    kept_loans = tables["loans"].join(owners, "customer_id", "left_semi").select("loan_id")
+    by_customer = packed.where(F.col(_TABLE_TAG).isin("customers", "loans", "visits")).join(
+        owners, "customer_id", "left_semi"
+    )
+    by_loan = packed.where(F.col(_TABLE_TAG).isin("installments", "payments")).join(
+        kept_loans, "loan_id", "left_semi"
+    )
+    rows = by_customer.unionByName(by_loan).toPandas()
+    portfolio = _portfolio_of_bucket(rows, _to_pandas(tables.get("branches")))
+    training = _training_set(portfolio, stamps, treatment_window, horizon, min_dpd, end, counts)
+    metadata = dict(training.metadata)
+    metadata["sampling"] = {
+        "unit": "customer",
+        "fraction": float(fraction),
+        "seed": seed,
+        "customers_sampled": len(portfolio.customers),
+        "customers_total": int(total),
+        "rows_by_arm": {
+            "treated": int(training.treatment.sum()),
+            "control": int((1 - training.treatment).sum()),
+        },
+    }
+    return replace(training, metadata=MappingProxyType(metadata))
+
+
+def _last_observed_day(tables: Mapping[str, DataFrame]) -> pd.Timestamp:
+    from pyspark.sql import functions as F  # noqa: N812
+
+    latest = [
+        tables[name].agg(F.max(column)).first()[0]
+        for name, column in (("payments", "payment_date"), ("visits", "visit_date"))
+        if name in tables
+    ]
+    latest = [value for value in latest if value is not None]
+    if not latest:
+        raise ValueError(
+            "The portfolio has no payment and no visit: there is no data to build labels from."
+        )
+    return pd.Timestamp(max(pd.Timestamp(value) for value in latest)).normalize()
+
+
+# --------------------------------------------------------------------------------------
+# Scoring and explanations with the MLflow pyfunc model
+# --------------------------------------------------------------------------------------
+#: Pyfunc models loaded in this (worker) process, by local path.
+_LOADED: dict[str, Any] = {}
+
+
+def _ship_model(spark: SparkSession, model_uri: str, tracking_uri: str | None) -> tuple[str, str]:
+    """Download the model once on the driver and hand it to every executor.
+
+    Returns the shipped folder's name (unique per call: Spark refuses two different files
+    under one name) and the model's folder inside it.
+    """
+    import tempfile
+    import uuid
+
+    import mlflow
+
+    from visitrisk.tracking import _using_store, resolve_tracking_uri
+
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    folder = Path(tempfile.mkdtemp(prefix="visitrisk-")) / f"model-{uuid.uuid4().hex}"
+    folder.mkdir()
+    with _using_store(resolve_tracking_uri(tracking_uri)):
+        local = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(folder)))
+    spark.sparkContext.addFile(str(folder), recursive=True)
+    return folder.name, str(local.relative_to(folder))
+
+
+def _load_shipped(shipped: tuple[str, str]) -> Any:
+    from pyspark import SparkFiles
+
+    path = str(Path(SparkFiles.get(shipped[0])) / shipped[1])
+    if path not in _LOADED:
+        import mlflow.pyfunc
+
+        _LOADED[path] = mlflow.pyfunc.load_model(path)
+    return _LOADED[path]
+
+
+def _score_schema(explain: bool, n_reasons: int) -> str:
+    from visitrisk._pyfunc import OUTPUT_COLUMNS
+
+    fields = ["customer_id string", *[f"{name} double" for name in OUTPUT_COLUMNS]]
+    if explain:
+        fields.append("base_value double")
+        fields += [f"shap_{name} double" for name in FEATURES]
+        fields += [f"reason_{k + 1} string" for k in range(n_reasons)]
+    return ", ".join(fields)
+
+
+def _score_batches(
+    batches: Iterator[pd.DataFrame],
+    model_name: tuple[str, str],
+    explain_scores: bool,
+    lang: str,
+    n_reasons: int,
+    background: pd.DataFrame | None,
+) -> Iterator[pd.DataFrame]:
+    from visitrisk.explain import explain
+
+    pyfunc = _load_shipped(model_name)
+    for batch in batches:
+        customer_id = batch["customer_id"].astype("str").to_numpy()
+        features = batch.drop(columns="customer_id")
+        scores = pyfunc.predict(features)
+        out = pd.DataFrame({"customer_id": customer_id}).join(scores)
+        if explain_scores:
+            wrapper = pyfunc.unwrap_python_model()
+            restored = wrapper.restore_dtypes(features)
+            restored.index = pd.Index(customer_id, name="customer_id", dtype="str")
+            why = _explain(explain, wrapper.model, restored, background)
+            out["base_value"] = why.base_values.to_numpy()
+            for name in why.values.columns:
+                out[f"shap_{name}"] = why.values[name].to_numpy()
+            reasons = why.reasons(lang=lang, n=n_reasons)
+            for column in reasons.columns:
+                out[column] = reasons[column].astype(object).where(reasons[column].notna(), None)
+        yield _plain(out)
+
+
+def _explain(explain: Any, model: Any, features: pd.DataFrame, background: Any) -> Any:
+    if background is None:
+        return explain(model, features)
+    return explain(model, features, background=background, background_size=len(background))
+
+
+def score(
+    features: DataFrame,
+    model_uri: str,
+    *,
+    explain: bool = True,
+    lang: str = "en",
+    n_reasons: int = 3,
+    background: pd.DataFrame | None = None,
+    tracking_uri: str | None = None,
+) -> DataFrame:
+    """Score (and explain) Spark features with a logged visitrisk MLflow pyfunc model.
+
+    The model is downloaded once on the driver and shipped to the executors
+    (``SparkContext.addFile``); each Python worker loads it once and calls the pyfunc's
+    ``predict`` (exactly ``UpliftModel.score``) and :func:`visitrisk.explain` on the
+    wrapped model per Arrow batch (``mapInPandas``).
+
+    Parameters
+    ----------
+    features : pyspark.sql.DataFrame
+        ``customer_id`` and the fit-time features (:func:`build_features`).
+    model_uri : str
+        Any MLflow model URI: ``runs:/<id>/model``, ``models:/<name>@champion``, a path.
+    explain : bool, default True
+        Also return the SHAP values (``shap_<feature>``), ``base_value`` and reasons.
+    lang : {"en", "zh"}, default "en"
+        Language of the reasons.
+    n_reasons : int, default 3
+        Reasons per customer (``reason_1`` ...).
+    background : pandas.DataFrame, optional
+        Background rows for the T and S learners' interventional SHAP, used whole (the
+        pandas path samples 100 rows of the explained features; pass those to match it).
+        The DR and X learners need none.
+    tracking_uri : str, optional
+        MLflow store of ``runs:/`` and ``models:/`` URIs; default as
+        :func:`visitrisk.tracking.resolve_tracking_uri`.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``customer_id``, ``p_cure_visit``, ``p_cure_no_visit``, ``uplift``,
+        ``value_at_stake``, ``expected_gain``; with ``explain``, also ``base_value``,
+        ``shap_<feature>`` per feature and ``reason_1`` .. ``reason_<n_reasons>``.
+    """
+    spark = features.sparkSession
+    name = _ship_model(spark, model_uri, tracking_uri)
+    schema = _score_schema(explain, n_reasons)
+    return features.mapInPandas(
+        lambda batches: _score_batches(batches, name, explain, lang, n_reasons, background),
+        schema,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Planning per group of branches that share officers
+# --------------------------------------------------------------------------------------
+def officer_groups(staff: pd.DataFrame, branch_ids: Sequence[str] = ()) -> pd.DataFrame:
+    """Group branches that share officers: connected components of home and covered branches.
+
+    Parameters
+    ----------
+    staff : pandas.DataFrame
+        The contract's staff table (``branch_id``, optional ``covers_branches``).
+    branch_ids : sequence of str, optional
+        Further branches (e.g. those of the scored customers); a branch no officer covers
+        is a group of its own.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``branch_id`` and ``group`` (0, 1, ... numbered by each group's smallest branch_id).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    home = staff["branch_id"].astype("str").to_numpy()
+    covers = (
+        staff["covers_branches"].fillna("").astype("str")
+        if "covers_branches" in staff.columns
+        else pd.Series("", index=staff.index)
+    )
+    covered = covers.str.split().explode().dropna()
+    covered = covered[covered != ""]
+    edges_from = np.concatenate([home, home[covered.index.to_numpy()]])
+    edges_to = np.concatenate([home, covered.astype("str").to_numpy()])
+    branches = np.unique(
+        np.concatenate([edges_from, edges_to, np.asarray(list(branch_ids), dtype=str)])
+    )
+    source = np.searchsorted(branches, edges_from)
+    target = np.searchsorted(branches, edges_to)
+    graph = coo_matrix((np.ones(len(source)), (source, target)), shape=(len(branches),) * 2)
+    _, label = connected_components(graph, directed=False)
+    # Renumber by first appearance in sorted branch order: stable across runs.
+    _, first = np.unique(label, return_index=True)
+    order = np.argsort(np.argsort(first))
+    return pd.DataFrame({"branch_id": pd.array(branches, dtype="str"), "group": order[label]})
+
+
+_PLAN_PART_SCHEMA = "part string, payload binary"
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _plan_group(
+    scores: pd.DataFrame,
+    staff: pd.DataFrame,
+    start: pd.Timestamp,
+    days: int,
+    rules: PlanRules,
+    holdout: float,
+    seed: int,
+) -> pd.DataFrame:
+    from visitrisk._plan_inputs import prepare_scores
+    from visitrisk.planning import plan_visits
+
+    plan = plan_visits(scores, staff, start, days, rules=rules, holdout=holdout, seed=seed)
+    prepared = prepare_scores(scores)
+    hashes = pd.DataFrame(
+        {
+            "customer_id": prepared["customer_id"],
+            "row_hash": pd.util.hash_pandas_object(prepared, index=False).to_numpy(),
+        }
+    )
+    parts = {
+        "plan": _parquet_bytes(plan.plan),
+        "exclusions": _parquet_bytes(plan.exclusions),
+        "routes": _parquet_bytes(plan.routes),
+        "hashes": _parquet_bytes(hashes),
+        "summary": json.dumps(plan.summary).encode("utf-8"),
+    }
+    return pd.DataFrame({"part": list(parts), "payload": list(parts.values())})
+
+
+def plan_visits(
+    scores: DataFrame,
+    staff: pd.DataFrame,
+    start: str | pd.Timestamp,
+    days: int,
+    rules: PlanRules | None = None,
+    holdout: float = 0.1,
+    seed: int = 0,
+) -> VisitPlan:
+    """:func:`visitrisk.plan_visits` run per group of branches that share officers, in parallel.
+
+    Branches are grouped by :func:`officer_groups`; each group's customers and officers go
+    to :func:`visitrisk.plan_visits` in one ``cogroup(...).applyInPandas`` call (a group
+    with officers and no customer still counts its capacity). No officer serves two groups
+    and a customer's holdout draw depends only on its id and the seed, so the union of the
+    groups' plans is the plan of the whole; the plan id is computed from every group's
+    prepared score rows, as :func:`visitrisk.plan_visits` computes it.
+
+    Parameters
+    ----------
+    scores : pyspark.sql.DataFrame
+        Scores with the columns :func:`visitrisk.plan_visits` needs (``customer_id``
+        as a column).
+    staff : pandas.DataFrame
+        The contract's staff table (small: it stays on the driver and is split by group).
+    start, days, rules, holdout, seed
+        As in :func:`visitrisk.plan_visits`.
+
+    Returns
+    -------
+    VisitPlan
+        The merged plan, exclusions, routes and summary (float totals of the summary are
+        sums over groups: equal to the pandas figures up to float rounding).
+    """
+    from pyspark.sql import functions as F  # noqa: N812
+
+    from visitrisk.planning import _checked_arguments, _plan_id_of_rows
+
+    start_day, days, rules, holdout, seed = _checked_arguments(start, days, rules, holdout, seed)
+    spark = scores.sparkSession
+    branch_ids = [row[0] for row in scores.select("branch_id").distinct().collect()]
+    groups = officer_groups(staff, [str(value) for value in branch_ids if value is not None])
+    group_of = spark.createDataFrame(groups.rename(columns={"group": _GROUP}))
+    scored = scores.join(F.broadcast(group_of), "branch_id", "left").fillna({_GROUP: -1})
+    # Officers stay on the driver (a small table); each group takes its own by group id.
+    # Cogrouping with every group id runs groups that have officers but no customer too.
+    staff_group = (
+        groups.set_index("branch_id")["group"].reindex(staff["branch_id"].astype("str")).to_numpy()
+    )
+    group_ids = spark.createDataFrame(
+        pd.DataFrame({_GROUP: np.unique(groups["group"].to_numpy()).astype(np.int64)})
+    )
+    parts = (
+        scored.groupBy(_GROUP)
+        .cogroup(group_ids.groupBy(_GROUP))
+        .applyInPandas(
+            lambda group_scores, group: _plan_group(
+                group_scores.drop(columns=_GROUP),
+                staff.loc[staff_group == _group_id(group)].reset_index(drop=True),
+                start_day, days, rules, holdout, seed,
+            ),
+            _PLAN_PART_SCHEMA,
+        )
+        .toPandas()
+    )  # fmt: skip
+    hashes = _read_parts(parts, "hashes").sort_values("customer_id", kind="stable")
+    plan_id = _plan_id_of_rows(
+        hashes["row_hash"].to_numpy(np.uint64), staff, start_day, days, rules, holdout, seed
+    )
+    return _merged_plan(parts, plan_id)
+
+
+def _group_id(group: pd.DataFrame) -> int:
+    # Customers of a branch with no group (no branch_id) come with no group row.
+    return int(group[_GROUP].iloc[0]) if len(group) else -1
+
+
+def _read_parts(parts: pd.DataFrame, name: str) -> pd.DataFrame:
+    frames = [pd.read_parquet(io.BytesIO(payload))
+              for payload in parts.loc[parts["part"] == name, "payload"]]  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
+def _merged_plan(parts: pd.DataFrame, plan_id: str) -> VisitPlan:
+    """Union of the groups' plans, in the order and with the summary of one whole plan."""
+    from visitrisk.planning import EXCLUSION_REASONS, VisitPlan
+
+    plan = _read_parts(parts, "plan")
+    plan["plan_id"] = pd.Series(plan_id, index=plan.index, dtype="str")
+    visits = plan.loc[plan["arm"] == "visit"].sort_values(
+        ["officer_id", "visit_date", "stop_order"], kind="stable"
+    )
+    held = plan.loc[plan["arm"] == "holdout"].sort_values(
+        ["branch_id", "expected_gain", "customer_id"], ascending=[True, False, True], kind="stable"
+    )
+    plan = pd.concat([visits, held], ignore_index=True)
+    exclusions = (
+        _read_parts(parts, "exclusions")
+        .sort_values(["branch_id", "customer_id"], kind="stable")
+        .reset_index(drop=True)
+    )
+    routes = (
+        _read_parts(parts, "routes")
+        .sort_values(["officer_id", "visit_date"], kind="stable")
+        .reset_index(drop=True)
+    )
+    summaries = [json.loads(payload) for payload in parts.loc[parts["part"] == "summary", "payload"]]
+    summary = dict(summaries[0])
+
+    def total(key: str) -> Any:
+        return sum(part[key] for part in summaries)
+
+    for key in ("customers", "eligible", "officers", "crew_days", "capacity", "visits_planned",
+                "must_visit_served", "must_visit_eligible", "holdout_size", "refill_visits"):  # fmt: skip
+        summary[key] = int(total(key))
+    for key in ("expected_gain", "expected_incremental_cures", "expected_cures_given_up",
+                "expected_cures_given_up_net_of_refill", "km_total"):  # fmt: skip
+        summary[key] = float(total(key))
+    # Customers randomised in a group: h / share, or (with no holdout drawn) every
+    # selected customer who is not must-visit, i.e. visits - must-visit served.
+    randomised = sum(
+        round(part["holdout_size"] / part["holdout_share"])
+        if part["holdout_size"]
+        else part["visits_planned"] - part["must_visit_served"]
+        for part in summaries
+    )
+    summary["plan_id"] = plan_id
+    summary["method"] = "milp" if any(p["method"] == "milp" for p in summaries) else "per_branch"
+    summary["capacity_used"] = (
+        summary["visits_planned"] / summary["capacity"] if summary["capacity"] else 0.0
+    )
+    summary["holdout_share"] = summary["holdout_size"] / max(randomised, 1)
+    summary["exclusions_by_reason"] = {
+        code: int(sum(part["exclusions_by_reason"][code] for part in summaries))
+        for code in EXCLUSION_REASONS
+    }
+    km = routes["km"].to_numpy(dtype=float)
+    summary["km_per_officer_day"] = float(np.nanmean(km)) if np.isfinite(km).any() else None
+    return VisitPlan(plan=plan, exclusions=exclusions, routes=routes, summary=summary)
