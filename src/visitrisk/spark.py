@@ -38,9 +38,9 @@ it lazily and is not imported by ``import visitrisk``.
 from __future__ import annotations
 
 import datetime as _dt
-import io
 import json
 import os
+import pickle
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -70,6 +70,7 @@ __all__ = [
     "read_tables",
     "sample_training_set",
     "score",
+    "scores_for_planning",
     "spark_session",
     "township_counts",
 ]
@@ -833,6 +834,79 @@ def score(
     )
 
 
+#: Customer columns the planner uses, in the order the pandas pipeline adds them.
+_PLANNING_DETAILS = ("branch_id", "do_not_visit", "township", "village", "latitude", "longitude")
+
+
+def scores_for_planning(
+    scores: DataFrame,
+    features: DataFrame,
+    tables: Mapping[str, DataFrame],
+    as_of: str | _dt.date | pd.Timestamp,
+    n_reasons: int = 3,
+) -> DataFrame:
+    """Add what the planner needs to Spark scores, as the pandas pipeline does.
+
+    Parameters
+    ----------
+    scores : pyspark.sql.DataFrame
+        :func:`score` output (with ``explain``, its reasons are kept).
+    features : pyspark.sql.DataFrame
+        The scored features (:func:`build_features`).
+    tables : mapping of str to pyspark.sql.DataFrame
+        The contract tables.
+    as_of : date
+        The scoring date: visits after it are not read.
+    n_reasons : int, default 3
+        Reason columns to keep.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``customer_id``, the model output, the customer's branch, ``do_not_visit`` and
+        place, ``days_past_due`` and ``arrears`` (the features of the same name),
+        ``last_visit_date`` (latest visit on or before ``as_of``) and the reasons.
+    """
+    from pyspark.sql import functions as F  # noqa: N812
+
+    from visitrisk._pyfunc import OUTPUT_COLUMNS
+
+    stamp = pd.Timestamp(as_of).normalize()
+    customers = tables["customers"]
+    details = []
+    for column in _PLANNING_DETAILS:
+        if column in customers.columns:
+            value = F.col(column)
+        else:
+            value = F.lit(None).cast("double" if column in ("latitude", "longitude") else "string")
+        if column == "do_not_visit":
+            value = F.coalesce(value.cast("boolean"), F.lit(False))
+        details.append(value.alias(column))
+    frame = scores.join(customers.select("customer_id", *details), "customer_id", "left").join(
+        features.select("customer_id", "days_past_due", "arrears"), "customer_id", "left"
+    )
+    if "visits" in tables:
+        visits = tables["visits"]
+        last_visit = (
+            visits.where(F.col("visit_date").cast("date") <= F.lit(stamp.date()))
+            .groupBy("customer_id")
+            .agg(F.max(F.col("visit_date").cast("timestamp_ntz")).alias("last_visit_date"))
+        )
+        frame = frame.join(last_visit, "customer_id", "left")
+    else:
+        frame = frame.withColumn("last_visit_date", F.lit(None).cast("timestamp_ntz"))
+    reasons = [f"reason_{k + 1}" for k in range(n_reasons) if f"reason_{k + 1}" in scores.columns]
+    return frame.select(
+        "customer_id",
+        *OUTPUT_COLUMNS,
+        *_PLANNING_DETAILS,
+        "days_past_due",
+        "arrears",
+        "last_visit_date",
+        *reasons,
+    )
+
+
 # --------------------------------------------------------------------------------------
 # Planning per group of branches that share officers
 # --------------------------------------------------------------------------------------
@@ -881,10 +955,10 @@ def officer_groups(staff: pd.DataFrame, branch_ids: Sequence[str] = ()) -> pd.Da
 _PLAN_PART_SCHEMA = "part string, payload binary"
 
 
-def _parquet_bytes(frame: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    return buffer.getvalue()
+def _frame_bytes(frame: pd.DataFrame) -> bytes:
+    # Pickled, not Parquet: Parquet turns datetime64[s] into [ms]. Only ever unpickled by
+    # the driver that started this job, from bytes its own tasks wrote.
+    return pickle.dumps(frame, protocol=5)
 
 
 def _plan_group(
@@ -899,6 +973,10 @@ def _plan_group(
     from visitrisk._plan_inputs import prepare_scores
     from visitrisk.planning import plan_visits
 
+    # Dates as the contract types them (microseconds): the plan id hashes the score rows.
+    for column in scores.columns:
+        if scores[column].dtype.kind == "M":
+            scores[column] = scores[column].astype("datetime64[us]")
     plan = plan_visits(scores, staff, start, days, rules=rules, holdout=holdout, seed=seed)
     prepared = prepare_scores(scores)
     hashes = pd.DataFrame(
@@ -908,10 +986,10 @@ def _plan_group(
         }
     )
     parts = {
-        "plan": _parquet_bytes(plan.plan),
-        "exclusions": _parquet_bytes(plan.exclusions),
-        "routes": _parquet_bytes(plan.routes),
-        "hashes": _parquet_bytes(hashes),
+        "plan": _frame_bytes(plan.plan),
+        "exclusions": _frame_bytes(plan.exclusions),
+        "routes": _frame_bytes(plan.routes),
+        "hashes": _frame_bytes(hashes),
         "summary": json.dumps(plan.summary).encode("utf-8"),
     }
     return pd.DataFrame({"part": list(parts), "payload": list(parts.values())})
@@ -960,7 +1038,12 @@ def plan_visits(
     branch_ids = [row[0] for row in scores.select("branch_id").distinct().collect()]
     groups = officer_groups(staff, [str(value) for value in branch_ids if value is not None])
     group_of = spark.createDataFrame(groups.rename(columns={"group": _GROUP}))
-    scored = scores.join(F.broadcast(group_of), "branch_id", "left").fillna({_GROUP: -1})
+    # The join puts its key first: keep the scores' own column order (the plan id hashes it).
+    scored = (
+        scores.join(F.broadcast(group_of), "branch_id", "left")
+        .fillna({_GROUP: -1})
+        .select(*scores.columns, _GROUP)
+    )
     # Officers stay on the driver (a small table); each group takes its own by group id.
     # Cogrouping with every group id runs groups that have officers but no customer too.
     staff_group = (
@@ -995,8 +1078,7 @@ def _group_id(group: pd.DataFrame) -> int:
 
 
 def _read_parts(parts: pd.DataFrame, name: str) -> pd.DataFrame:
-    frames = [pd.read_parquet(io.BytesIO(payload))
-              for payload in parts.loc[parts["part"] == name, "payload"]]  # fmt: skip
+    frames = [pickle.loads(payload) for payload in parts.loc[parts["part"] == name, "payload"]]
     return pd.concat(frames, ignore_index=True)
 
 
