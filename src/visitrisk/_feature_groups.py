@@ -462,7 +462,7 @@ def _previous_event_day(
 
 
 def _township_counts(book: _Book, customer_state: pd.DataFrame) -> pd.DataFrame:
-    """Customers with an open loan (``size``) and those delinquent (``sum``), per township.
+    """Count customers with an open loan (``size``) and those delinquent (``sum``) per township.
 
     Both are counts, so the counts of a partitioned portfolio add up to the whole one's
     (``visitrisk.spark`` sums them and passes them back in).
@@ -496,9 +496,7 @@ def _context_features(
     }
     # Township rate over customers with an open loan on the as-of date.
     delinquent = customer_state["days_past_due"].to_numpy() >= 1
-    counts = (
-        _township_counts(book, customer_state) if township_counts is None else township_counts
-    )
+    counts = _township_counts(book, customer_state) if township_counts is None else township_counts
     own = _column(customers, "township", "str")
     size = counts["size"].reindex(own).to_numpy(dtype=np.float64)
     n_delinquent = counts["sum"].reindex(own).to_numpy(dtype=np.float64)

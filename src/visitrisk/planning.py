@@ -40,8 +40,9 @@ How a plan is made
    selected customers gets no holdout) and refill customers are visited with
    probability 1. Each customer's random draw is a seeded hash of its ``customer_id``,
    so it does not depend on the other customers scored: branches that share no officer
-   can be planned apart (``visitrisk.spark``) and give the same plan. The summary reports the expected cures given up (sum of the holdout's
-   uplift) and the same net of the refill visits' uplift.
+   can be planned apart (``visitrisk.spark``) and give the same plan. The summary reports
+   the expected cures given up (sum of the holdout's uplift) and the same net of the
+   refill visits' uplift.
 5. **Days and routes.** Within a coverage group customers are sorted by branch, township,
    village and position, and every crew takes a consecutive run of them, day after day,
    so that one day is one trip. With coordinates, each day's stops are ordered by nearest
@@ -441,7 +442,7 @@ def _eligibility(
 
 
 def _holdout_draws(customer_ids: pd.Series, seed: int) -> np.ndarray:
-    """A uniform number in [0, 1) per customer, from a seeded hash of its ``customer_id``.
+    """Draw a uniform number in [0, 1) per customer from a seeded hash of its ``customer_id``.
 
     A customer's draw depends on its id and the seed only, never on which other customers
     are scored, so planning groups of branches apart gives the plan of the whole.

@@ -38,9 +38,7 @@ it lazily and is not imported by ``import visitrisk``.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
-import pickle
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -48,10 +46,22 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from visitrisk._tables import CONTRACT, PROBLEM_COLUMNS, TABLES
+from visitrisk._spark_buckets import (
+    _BUCKET,
+    _TABLE_TAG,
+    CUSTOMER_TABLES,
+    _default_buckets,
+    _packed,
+    _plain,
+    _portfolio_of_bucket,
+    _to_pandas,
+    township_counts,
+)
+from visitrisk._spark_plan import officer_groups, plan_visits
+from visitrisk._spark_run import run
+from visitrisk._tables import PROBLEM_COLUMNS, TABLES
 from visitrisk.contract import DataError
 from visitrisk.feature_catalog import FEATURES
 
@@ -59,7 +69,6 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from visitrisk.labels import TrainingSet
-    from visitrisk.planning import PlanRules, VisitPlan
 
 __all__ = [
     "CUSTOMER_TABLES",
@@ -68,36 +77,13 @@ __all__ = [
     "officer_groups",
     "plan_visits",
     "read_tables",
+    "run",
     "sample_training_set",
     "score",
     "scores_for_planning",
     "spark_session",
     "township_counts",
 ]
-
-#: Contract tables whose rows belong to one customer; they are co-located by customer_id.
-CUSTOMER_TABLES: tuple[str, ...] = ("customers", "loans", "installments", "payments", "visits")
-
-#: Never read by any stage: left out of what is shipped to the executors.
-_PERSONAL_COLUMNS = ("name", "national_id", "phone")
-
-#: Canonical row order within a bucket: float sums then do not depend on the shuffle.
-_ROW_ORDER: dict[str, tuple[str, ...]] = {
-    "customers": ("customer_id",),
-    "loans": ("loan_id",),
-    "installments": ("loan_id", "due_date", "amount_due"),
-    "payments": ("loan_id", "payment_date", "amount"),
-    "visits": ("customer_id", "visit_date", "officer_id", "outcome", "plan_id"),
-}
-
-_TABLE_TAG = "_table"
-_BUCKET = "_bucket"
-_GROUP = "_group"
-
-_CONTEXT_SCHEMA = (
-    "kind string, day long, township string, size long, sum long, "
-    "table string, column string, rule string, count long, examples string, message string"
-)
 
 
 def _require_pyspark() -> Any:
@@ -202,249 +188,6 @@ def read_tables(spark: SparkSession, path: str | os.PathLike[str]) -> dict[str, 
             )
         )
     return tables
-
-
-def _to_pandas(frame: DataFrame | pd.DataFrame | None) -> pd.DataFrame | None:
-    if frame is None or isinstance(frame, pd.DataFrame):
-        return frame
-    return frame.toPandas()
-
-
-# --------------------------------------------------------------------------------------
-# Co-locating whole customers
-# --------------------------------------------------------------------------------------
-def _contract_columns(name: str, frame: DataFrame) -> list[str]:
-    known = [column.name for column in CONTRACT[name] if column.name not in _PERSONAL_COLUMNS]
-    return [column for column in known if column in frame.columns]
-
-
-def _packed(tables: Mapping[str, DataFrame], buckets: int) -> DataFrame:
-    """One long DataFrame of the customer-level tables, each row tagged and bucketed.
-
-    Installments and payments get their customer through ``loan_id`` (a left join: rows of
-    unknown loans stay, and the bucket's validation reports them). Dates travel as
-    ``timestamp_ntz`` so that no time zone can shift a day.
-    """
-    from pyspark.sql import functions as F  # noqa: N812
-
-    owners = tables["loans"].select("loan_id", F.col("customer_id").alias("_owner"))
-    parts = []
-    for name in CUSTOMER_TABLES:
-        if name not in tables:
-            continue
-        frame = tables[name]
-        columns = _contract_columns(name, frame)
-        frame = frame.select(
-            *[
-                F.col(column).cast("timestamp_ntz")
-                if dict(frame.dtypes)[column] in ("date", "timestamp")
-                else F.col(column)
-                for column in columns
-            ]
-        )
-        if name in ("installments", "payments"):
-            frame = frame.join(owners, on="loan_id", how="left")
-        else:
-            frame = frame.withColumn("_owner", F.col("customer_id"))
-        # Rows without an owner (unknown loan) spread by loan_id; validation reports them.
-        key = F.coalesce(F.col("_owner"), F.col("loan_id") if "loan_id" in columns else F.lit(""))
-        parts.append(
-            frame.withColumn(_TABLE_TAG, F.lit(name))
-            .withColumn(_BUCKET, F.pmod(F.xxhash64(key), F.lit(buckets)).cast("int"))
-            .drop("_owner")
-        )
-    packed = parts[0]
-    for part in parts[1:]:
-        packed = packed.unionByName(part, allowMissingColumns=True)
-    return packed
-
-
-def _default_buckets(spark: SparkSession) -> int:
-    return int(spark.conf.get("spark.sql.shuffle.partitions", "200"))
-
-
-def _unpack(packed: pd.DataFrame, branches: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
-    """The contract tables of one bucket, in canonical row order."""
-    frames: dict[str, pd.DataFrame] = {}
-    tag = packed[_TABLE_TAG].to_numpy()
-    for name in CUSTOMER_TABLES:
-        names = [column.name for column in CONTRACT[name]]
-        if not any(column in packed.columns for column in names if column != "customer_id"):
-            continue  # a table the bank did not give (visits)
-        rows = packed.loc[tag == name, [column for column in names if column in packed.columns]]
-        order = [column for column in _ROW_ORDER[name] if column in rows.columns]
-        frames[name] = rows.sort_values(order, kind="stable", na_position="first").reset_index(
-            drop=True
-        )
-    if branches is not None:
-        frames["branches"] = branches
-    return frames
-
-
-def _portfolio_of_bucket(packed: pd.DataFrame, branches: pd.DataFrame | None) -> Any:
-    from visitrisk.contract import load_portfolio
-
-    return load_portfolio(**_unpack(packed, branches))
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as Python objects: pyspark 4.3 cannot send Arrow-backed (chunked) text."""
-    text = [name for name, dtype in frame.dtypes.items()
-            if pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)]  # fmt: skip
-    if not text:
-        return frame
-    return frame.assign(
-        **{name: frame[name].astype(object).where(frame[name].notna(), None) for name in text}
-    )
-
-
-def _conform(frame: pd.DataFrame, schema: str) -> pd.DataFrame:
-    """Columns of a Spark DDL schema, in order: text as objects, long as nullable ints.
-
-    A text field must not arrive as an all-NaN float column (pyspark 4.3 fails to cast it).
-    """
-    columns = {}
-    for field in schema.split(", "):
-        name, kind = field.split()
-        values = frame[name] if name in frame.columns else pd.Series(None, index=frame.index)
-        if kind == "string":
-            columns[name] = values.astype(object).where(values.notna(), None)
-        elif kind == "long":
-            columns[name] = values.astype("Int64")
-        else:
-            columns[name] = values
-    return pd.DataFrame(columns, index=frame.index)
-
-
-def _problem_rows(error: DataError) -> pd.DataFrame:
-    problems = error.problems.assign(kind="problem")
-    return problems
-
-
-# --------------------------------------------------------------------------------------
-# Township counts (the one cross-customer input of the features)
-# --------------------------------------------------------------------------------------
-def _context_of_bucket(
-    packed: pd.DataFrame, branches: pd.DataFrame | None, days: list[int]
-) -> pd.DataFrame:
-    from visitrisk.features import _township_counts_on_dates
-
-    try:
-        portfolio = _portfolio_of_bucket(packed, branches)
-    except DataError as error:
-        out = _problem_rows(error)
-    else:
-        stamps = [pd.Timestamp(np.datetime64(day, "D")) for day in days]
-        out = _township_counts_on_dates(portfolio, stamps).assign(kind="counts")
-    return _conform(out, _CONTEXT_SCHEMA)
-
-
-def _raise_problems(problems: pd.DataFrame) -> None:
-    """Raise one DataError for the problems of every bucket (same rule merged)."""
-    if problems.empty:
-        return
-    merged = []
-    for (table, column, rule), rows in problems.groupby(
-        ["table", "column", "rule"], sort=False, dropna=False
-    ):
-        examples = ", ".join(
-            pd.unique(
-                pd.Series([e for text in rows["examples"] for e in str(text).split(", ") if e])
-            )[:5]
-        )
-        message = rows["message"].iloc[0]
-        if len(rows) > 1:
-            message += f" (and the same in {len(rows) - 1} other bucket(s): {int(rows['count'].sum())} in all)"
-        merged.append(
-            {
-                "table": table,
-                "column": column,
-                "rule": rule,
-                "count": int(rows["count"].sum()),
-                "examples": examples,
-                "message": message,
-            }
-        )
-    raise DataError(pd.DataFrame(merged, columns=list(PROBLEM_COLUMNS)))
-
-
-def township_counts(
-    tables: Mapping[str, DataFrame],
-    dates: Sequence[str | _dt.date | pd.Timestamp],
-    *,
-    buckets: int | None = None,
-) -> pd.DataFrame:
-    """Validate every bucket and return the portfolio's township counts on each date.
-
-    Parameters
-    ----------
-    tables : mapping of str to pyspark.sql.DataFrame
-        The contract tables (:func:`read_tables`); ``branches`` is used when present.
-    dates : sequence of dates
-        As-of dates.
-    buckets : int, optional
-        Groups of customers handed to pandas at once; default
-        ``spark.sql.shuffle.partitions``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``day`` (days since 1970-01-01), ``township``, ``size`` (customers with an
-        open loan) and ``sum`` (of them, at 1+ days past due): what
-        ``township_delinquency_rate`` is computed from.
-
-    Raises
-    ------
-    DataError
-        When any bucket breaks the data contract (every problem, merged by rule).
-    """
-    from pyspark.sql import functions as F  # noqa: N812
-
-    _check_unique_loans(tables)
-    spark = tables["customers"].sparkSession
-    buckets = buckets or _default_buckets(spark)
-    branches = _to_pandas(tables.get("branches"))
-    days = sorted({int(np.datetime64(pd.Timestamp(date).date(), "D").astype(np.int64))
-                   for date in dates})  # fmt: skip
-    packed = _packed(tables, buckets)
-    context = (
-        packed.groupBy(_BUCKET)
-        .applyInPandas(lambda rows: _context_of_bucket(rows, branches, days), _CONTEXT_SCHEMA)
-        .groupBy("kind", "day", "township", "table", "column", "rule", "examples", "message")
-        .agg(F.sum("size").alias("size"), F.sum("sum").alias("sum"), F.sum("count").alias("count"))
-        .toPandas()
-    )
-    _raise_problems(context.loc[context["kind"] == "problem"].reset_index(drop=True))
-    counts = context.loc[context["kind"] == "counts", ["day", "township", "size", "sum"]]
-    counts = counts.astype({"day": np.int64, "size": np.int64, "sum": np.int64})
-    counts["township"] = counts["township"].astype("str")
-    return counts.sort_values(["day", "township"], ignore_index=True)
-
-
-def _check_unique_loans(tables: Mapping[str, DataFrame]) -> None:
-    """loan_id must be unique across buckets too (a bucket sees only its own loans)."""
-    from pyspark.sql import functions as F  # noqa: N812
-
-    duplicated = (
-        tables["loans"].groupBy("loan_id").count().where(F.col("count") > 1).limit(5).toPandas()
-    )
-    if len(duplicated):
-        ids = ", ".join(f"'{value}'" for value in duplicated["loan_id"])
-        raise DataError(
-            pd.DataFrame(
-                [
-                    {
-                        "table": "loans",
-                        "column": "loan_id",
-                        "rule": "duplicate_id",
-                        "count": int(duplicated["count"].sum()),
-                        "examples": ids,
-                        "message": f"loans: rows share their loan_id with another row ({ids})",
-                    }
-                ],
-                columns=list(PROBLEM_COLUMNS),
-            )
-        )
 
 
 # --------------------------------------------------------------------------------------
@@ -649,9 +392,7 @@ def sample_training_set(
     counts = township_counts(tables, stamps, buckets=buckets)
 
     packed = _packed(tables, buckets)
-    owners = (
-        tables["customers"].select("customer_id").where(_sample_key(seed) < float(fraction))
-    )
+    owners = tables["customers"].select("customer_id").where(_sample_key(seed) < float(fraction))
     total = tables["customers"].count()
     kept_loans = tables["loans"].join(owners, "customer_id", "left_semi").select("loan_id")
     by_customer = packed.where(F.col(_TABLE_TAG).isin("customers", "loans", "visits")).join(
@@ -905,236 +646,3 @@ def scores_for_planning(
         "last_visit_date",
         *reasons,
     )
-
-
-# --------------------------------------------------------------------------------------
-# Planning per group of branches that share officers
-# --------------------------------------------------------------------------------------
-def officer_groups(staff: pd.DataFrame, branch_ids: Sequence[str] = ()) -> pd.DataFrame:
-    """Group branches that share officers: connected components of home and covered branches.
-
-    Parameters
-    ----------
-    staff : pandas.DataFrame
-        The contract's staff table (``branch_id``, optional ``covers_branches``).
-    branch_ids : sequence of str, optional
-        Further branches (e.g. those of the scored customers); a branch no officer covers
-        is a group of its own.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``branch_id`` and ``group`` (0, 1, ... numbered by each group's smallest branch_id).
-    """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    home = staff["branch_id"].astype("str").to_numpy()
-    covers = (
-        staff["covers_branches"].fillna("").astype("str")
-        if "covers_branches" in staff.columns
-        else pd.Series("", index=staff.index)
-    )
-    covered = covers.str.split().explode().dropna()
-    covered = covered[covered != ""]
-    edges_from = np.concatenate([home, home[covered.index.to_numpy()]])
-    edges_to = np.concatenate([home, covered.astype("str").to_numpy()])
-    branches = np.unique(
-        np.concatenate([edges_from, edges_to, np.asarray(list(branch_ids), dtype=str)])
-    )
-    source = np.searchsorted(branches, edges_from)
-    target = np.searchsorted(branches, edges_to)
-    graph = coo_matrix((np.ones(len(source)), (source, target)), shape=(len(branches),) * 2)
-    _, label = connected_components(graph, directed=False)
-    # Renumber by first appearance in sorted branch order: stable across runs.
-    _, first = np.unique(label, return_index=True)
-    order = np.argsort(np.argsort(first))
-    return pd.DataFrame({"branch_id": pd.array(branches, dtype="str"), "group": order[label]})
-
-
-_PLAN_PART_SCHEMA = "part string, payload binary"
-
-
-def _frame_bytes(frame: pd.DataFrame) -> bytes:
-    # Pickled, not Parquet: Parquet turns datetime64[s] into [ms]. Only ever unpickled by
-    # the driver that started this job, from bytes its own tasks wrote.
-    return pickle.dumps(frame, protocol=5)
-
-
-def _plan_group(
-    scores: pd.DataFrame,
-    staff: pd.DataFrame,
-    start: pd.Timestamp,
-    days: int,
-    rules: PlanRules,
-    holdout: float,
-    seed: int,
-) -> pd.DataFrame:
-    from visitrisk._plan_inputs import prepare_scores
-    from visitrisk.planning import plan_visits
-
-    # Dates as the contract types them (microseconds): the plan id hashes the score rows.
-    for column in scores.columns:
-        if scores[column].dtype.kind == "M":
-            scores[column] = scores[column].astype("datetime64[us]")
-    plan = plan_visits(scores, staff, start, days, rules=rules, holdout=holdout, seed=seed)
-    prepared = prepare_scores(scores)
-    hashes = pd.DataFrame(
-        {
-            "customer_id": prepared["customer_id"],
-            "row_hash": pd.util.hash_pandas_object(prepared, index=False).to_numpy(),
-        }
-    )
-    parts = {
-        "plan": _frame_bytes(plan.plan),
-        "exclusions": _frame_bytes(plan.exclusions),
-        "routes": _frame_bytes(plan.routes),
-        "hashes": _frame_bytes(hashes),
-        "summary": json.dumps(plan.summary).encode("utf-8"),
-    }
-    return pd.DataFrame({"part": list(parts), "payload": list(parts.values())})
-
-
-def plan_visits(
-    scores: DataFrame,
-    staff: pd.DataFrame,
-    start: str | pd.Timestamp,
-    days: int,
-    rules: PlanRules | None = None,
-    holdout: float = 0.1,
-    seed: int = 0,
-) -> VisitPlan:
-    """:func:`visitrisk.plan_visits` run per group of branches that share officers, in parallel.
-
-    Branches are grouped by :func:`officer_groups`; each group's customers and officers go
-    to :func:`visitrisk.plan_visits` in one ``cogroup(...).applyInPandas`` call (a group
-    with officers and no customer still counts its capacity). No officer serves two groups
-    and a customer's holdout draw depends only on its id and the seed, so the union of the
-    groups' plans is the plan of the whole; the plan id is computed from every group's
-    prepared score rows, as :func:`visitrisk.plan_visits` computes it.
-
-    Parameters
-    ----------
-    scores : pyspark.sql.DataFrame
-        Scores with the columns :func:`visitrisk.plan_visits` needs (``customer_id``
-        as a column).
-    staff : pandas.DataFrame
-        The contract's staff table (small: it stays on the driver and is split by group).
-    start, days, rules, holdout, seed
-        As in :func:`visitrisk.plan_visits`.
-
-    Returns
-    -------
-    VisitPlan
-        The merged plan, exclusions, routes and summary (float totals of the summary are
-        sums over groups: equal to the pandas figures up to float rounding).
-    """
-    from pyspark.sql import functions as F  # noqa: N812
-
-    from visitrisk.planning import _checked_arguments, _plan_id_of_rows
-
-    start_day, days, rules, holdout, seed = _checked_arguments(start, days, rules, holdout, seed)
-    spark = scores.sparkSession
-    branch_ids = [row[0] for row in scores.select("branch_id").distinct().collect()]
-    groups = officer_groups(staff, [str(value) for value in branch_ids if value is not None])
-    group_of = spark.createDataFrame(groups.rename(columns={"group": _GROUP}))
-    # The join puts its key first: keep the scores' own column order (the plan id hashes it).
-    scored = (
-        scores.join(F.broadcast(group_of), "branch_id", "left")
-        .fillna({_GROUP: -1})
-        .select(*scores.columns, _GROUP)
-    )
-    # Officers stay on the driver (a small table); each group takes its own by group id.
-    # Cogrouping with every group id runs groups that have officers but no customer too.
-    staff_group = (
-        groups.set_index("branch_id")["group"].reindex(staff["branch_id"].astype("str")).to_numpy()
-    )
-    group_ids = spark.createDataFrame(
-        pd.DataFrame({_GROUP: np.unique(groups["group"].to_numpy()).astype(np.int64)})
-    )
-    parts = (
-        scored.groupBy(_GROUP)
-        .cogroup(group_ids.groupBy(_GROUP))
-        .applyInPandas(
-            lambda group_scores, group: _plan_group(
-                group_scores.drop(columns=_GROUP),
-                staff.loc[staff_group == _group_id(group)].reset_index(drop=True),
-                start_day, days, rules, holdout, seed,
-            ),
-            _PLAN_PART_SCHEMA,
-        )
-        .toPandas()
-    )  # fmt: skip
-    hashes = _read_parts(parts, "hashes").sort_values("customer_id", kind="stable")
-    plan_id = _plan_id_of_rows(
-        hashes["row_hash"].to_numpy(np.uint64), staff, start_day, days, rules, holdout, seed
-    )
-    return _merged_plan(parts, plan_id)
-
-
-def _group_id(group: pd.DataFrame) -> int:
-    # Customers of a branch with no group (no branch_id) come with no group row.
-    return int(group[_GROUP].iloc[0]) if len(group) else -1
-
-
-def _read_parts(parts: pd.DataFrame, name: str) -> pd.DataFrame:
-    frames = [pickle.loads(payload) for payload in parts.loc[parts["part"] == name, "payload"]]
-    return pd.concat(frames, ignore_index=True)
-
-
-def _merged_plan(parts: pd.DataFrame, plan_id: str) -> VisitPlan:
-    """Union of the groups' plans, in the order and with the summary of one whole plan."""
-    from visitrisk.planning import EXCLUSION_REASONS, VisitPlan
-
-    plan = _read_parts(parts, "plan")
-    plan["plan_id"] = pd.Series(plan_id, index=plan.index, dtype="str")
-    visits = plan.loc[plan["arm"] == "visit"].sort_values(
-        ["officer_id", "visit_date", "stop_order"], kind="stable"
-    )
-    held = plan.loc[plan["arm"] == "holdout"].sort_values(
-        ["branch_id", "expected_gain", "customer_id"], ascending=[True, False, True], kind="stable"
-    )
-    plan = pd.concat([visits, held], ignore_index=True)
-    exclusions = (
-        _read_parts(parts, "exclusions")
-        .sort_values(["branch_id", "customer_id"], kind="stable")
-        .reset_index(drop=True)
-    )
-    routes = (
-        _read_parts(parts, "routes")
-        .sort_values(["officer_id", "visit_date"], kind="stable")
-        .reset_index(drop=True)
-    )
-    summaries = [json.loads(payload) for payload in parts.loc[parts["part"] == "summary", "payload"]]
-    summary = dict(summaries[0])
-
-    def total(key: str) -> Any:
-        return sum(part[key] for part in summaries)
-
-    for key in ("customers", "eligible", "officers", "crew_days", "capacity", "visits_planned",
-                "must_visit_served", "must_visit_eligible", "holdout_size", "refill_visits"):  # fmt: skip
-        summary[key] = int(total(key))
-    for key in ("expected_gain", "expected_incremental_cures", "expected_cures_given_up",
-                "expected_cures_given_up_net_of_refill", "km_total"):  # fmt: skip
-        summary[key] = float(total(key))
-    # Customers randomised in a group: h / share, or (with no holdout drawn) every
-    # selected customer who is not must-visit, i.e. visits - must-visit served.
-    randomised = sum(
-        round(part["holdout_size"] / part["holdout_share"])
-        if part["holdout_size"]
-        else part["visits_planned"] - part["must_visit_served"]
-        for part in summaries
-    )
-    summary["plan_id"] = plan_id
-    summary["method"] = "milp" if any(p["method"] == "milp" for p in summaries) else "per_branch"
-    summary["capacity_used"] = (
-        summary["visits_planned"] / summary["capacity"] if summary["capacity"] else 0.0
-    )
-    summary["holdout_share"] = summary["holdout_size"] / max(randomised, 1)
-    summary["exclusions_by_reason"] = {
-        code: int(sum(part["exclusions_by_reason"][code] for part in summaries))
-        for code in EXCLUSION_REASONS
-    }
-    km = routes["km"].to_numpy(dtype=float)
-    summary["km_per_officer_day"] = float(np.nanmean(km)) if np.isfinite(km).any() else None
-    return VisitPlan(plan=plan, exclusions=exclusions, routes=routes, summary=summary)
