@@ -9,6 +9,7 @@ test`` installs Java from Debian packages when it can.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,7 +23,6 @@ import visitrisk as vr
 from visitrisk.contract import DataError
 from visitrisk.features import _township_counts_on_dates
 from visitrisk.labels import monthly_snapshots
-from visitrisk.pipeline import _scores_for_planning
 
 # pyspark 4.3 warns on every conversion that pandas 3 is not fully supported, and uses
 # pandas APIs that pandas 3 deprecates.
@@ -269,20 +269,6 @@ def test_scores_and_explanations_are_identical_to_pandas(book, logged, scored):
         assert got[column].fillna("").tolist() == reasons[column].fillna("").tolist()
 
 
-def test_planning_scores_match_the_pipelines(tables, book, logged, scored):
-    from visitrisk import spark as vs
-
-    model, _, _ = logged
-    features = vr.build_features(book[0], AS_OF)
-    reasons = vr.explain(model, features).reasons(lang="zh", n=3)
-    expected = _scores_for_planning(model.score(features), features, book[0], AS_OF)
-    expected = expected.join(reasons)
-    spark_scores = vs.scores_for_planning(scored[1], scored[0], tables, AS_OF)
-    plan = vs.plan_visits(spark_scores, book[0].staff, START, 10, holdout=0.2, seed=4)
-    reference = vr.plan_visits(expected, book[0].staff, START, 10, holdout=0.2, seed=4)
-    _assert_same_plan(plan, reference)
-
-
 # ----------------------------------------------------------------------------- planning
 def _scores(n: int, n_branches: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
@@ -371,6 +357,38 @@ def test_plan_per_officer_group_is_the_plan_of_the_whole(spark, rules):
         spark.createDataFrame(scores), staff, START, 7, rules=rules, holdout=0.15, seed=9
     )
     _assert_same_plan(plan, reference)
+
+
+# ----------------------------------------------------------------------------- the CLI
+def test_cli_run_with_the_spark_engine_writes_the_pandas_plan_byte_for_byte(spark, book):
+    from typer.testing import CliRunner
+
+    from visitrisk.cli import app
+
+    folder = book[1]
+    common = ["--as-of", str(AS_OF.date()), "--start", START, "--days", "10", "--seed", "1"]
+    runner = CliRunner()
+    done = {}
+    for engine in ("pandas", "spark"):
+        out = folder.parent / f"out_{engine}"
+        result = runner.invoke(app, ["run", str(folder), *common, "--out", str(out),
+                                     "--engine", engine])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        done[engine] = out
+    for name in ("visit_plan.csv", "exclusions.csv"):
+        assert (done["spark"] / name).read_bytes() == (done["pandas"] / name).read_bytes(), name
+    summaries = {
+        engine: json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+        for engine, out in done.items()
+    }
+    assert summaries["spark"]["engine"] == "spark"
+    assert summaries["spark"]["metrics"] == summaries["pandas"]["metrics"]
+    assert summaries["spark"]["counts"] == summaries["pandas"]["counts"]
+    assert summaries["spark"]["counts"]["planned_visits"] > 0
+    scores = {engine: pd.read_parquet(out / "scores.parquet") for engine, out in done.items()}
+    pd.testing.assert_frame_equal(
+        scores["spark"], scores["pandas"][scores["spark"].columns], check_dtype=False
+    )
 
 
 # ----------------------------------------------------------------------------- import
