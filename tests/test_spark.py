@@ -375,7 +375,7 @@ def test_cli_run_with_the_spark_engine_writes_the_pandas_plan_byte_for_byte(spar
                                      "--engine", engine])  # fmt: skip
         assert result.exit_code == 0, result.output
         done[engine] = out
-    for name in ("visit_plan.csv", "exclusions.csv"):
+    for name in ("visit_plan.csv", "exclusions.csv", "drift.csv"):
         assert (done["spark"] / name).read_bytes() == (done["pandas"] / name).read_bytes(), name
     summaries = {
         engine: json.loads((out / "run_summary.json").read_text(encoding="utf-8"))

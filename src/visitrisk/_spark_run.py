@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -153,6 +154,7 @@ treatment_window, horizon, min_dpd, test_snapshots, capacities, progress
     from visitrisk import spark as vs
     from visitrisk._plan_inputs import prepare_staff
     from visitrisk.contract import DataError
+    from visitrisk.drift import DriftWarning, drift_report, score_drift_warning
     from visitrisk.evaluation import evaluate
     from visitrisk.experiment import split_by_time
     from visitrisk.labels import monthly_snapshots
@@ -225,6 +227,16 @@ treatment_window, horizon, min_dpd, test_snapshots, capacities, progress
         shap_figures = explanation.save_figures(out / "figures", lang=lang)
         scores_path = out / "scores.parquet"
         write_atomic(scores_path, scores.to_parquet())
+    with step("drift", "Comparing the customers scored with the training population"):
+        # The reference scores come from the scoring model, on the rows it learned from.
+        drift = drift_report(
+            training_set.X, features, model.predict(training_set.X), scores["uplift"]
+        )
+        drift_path = out / "drift.csv"
+        write_atomic(drift_path, drift.to_csv(index=False).encode("utf-8"))
+        drift_warning = score_drift_warning(drift)
+        if drift_warning:
+            warnings.warn(drift_warning, DriftWarning, stacklevel=2)
     with step("plan", "Planning visits per group of branches sharing officers"):
         prepare_staff(staff, pd.Index(scores["branch_id"].dropna().unique()))
         plan = vs.plan_visits(
@@ -252,6 +264,7 @@ treatment_window, horizon, min_dpd, test_snapshots, capacities, progress
         _save_figure(evaluation.plot(), figure_path)
         outputs["evaluation_png"] = figure_path
         outputs["scores"] = scores_path
+        outputs["drift_csv"] = drift_path
         outputs["figures"] = out / "figures"
 
     summary: dict[str, Any] = {
@@ -279,6 +292,13 @@ treatment_window, horizon, min_dpd, test_snapshots, capacities, progress
             "holdout": int((plan.plan["arm"] == "holdout").sum()),
             "excluded": len(plan.exclusions),
         },
+        "drift": {
+            "uplift_score_psi": float(drift.set_index("feature").at["uplift_score", "psi"]),
+            "major_features": drift.loc[
+                (drift["band"] == "major") & ~drift["calendar"], "feature"
+            ].tolist(),
+            "warning": drift_warning,
+        },
         "timings_seconds": timings,
     }
     with step("tracking", "Logging to MLflow"):
@@ -292,6 +312,7 @@ treatment_window, horizon, min_dpd, test_snapshots, capacities, progress
             features=features,
             files=[outputs["plan_csv"], outputs["exclusions_csv"], figure_path, *shap_figures],
             model_params=uplift_model_params(model),
+            drift=drift,
         )
     for frame in (features_frame, scored_frame, planning_frame):
         frame.unpersist()

@@ -324,7 +324,15 @@ def build_training_set(
         if data_end is None
         else _as_timestamp(data_end, "data_end", _FUNCTION)
     )
-    return _training_set(portfolio, stamps, treatment_window, horizon, min_dpd, end)
+    return _training_set(
+        portfolio,
+        stamps,
+        treatment_window,
+        horizon,
+        min_dpd,
+        end,
+        exclude_flagged_visits=bool(exclude_flagged_visits),
+    )
 
 
 def _training_set(
@@ -335,6 +343,8 @@ def _training_set(
     min_dpd: int,
     end: pd.Timestamp,
     township_counts: pd.DataFrame | None = None,
+    *,
+    exclude_flagged_visits: bool = False,
 ) -> TrainingSet:
     """:func:`build_training_set` after its checks.
 
