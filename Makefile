@@ -9,20 +9,26 @@ export PYTHONHASHSEED := 0
 
 .PHONY: demo test lint bench bench-peers clean system-deps
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
 	touch $(STAMP)
 
 # Debian packages the tests use: headless Chromium opens the HTML report, Noto CJK draws
-# Chinese in figures. Installed only when missing and apt-get can run (root); otherwise the
-# browser tests skip and say why.
+# Chinese in figures, Java 17 runs Spark (tests/test_spark.py). Installed only when missing
+# and apt-get can run (root); otherwise those tests skip and say why.
 system-deps:
 	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then :; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	else echo "note: chromium / fonts-noto-cjk missing and cannot be installed here; browser tests will skip"; fi
+	@if command -v java >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		mkdir -p /usr/share/man/man1 && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null \
+		|| echo "WARNING: installing Java failed; the Spark tests will SKIP"; \
+	else echo "WARNING: Java missing and cannot be installed here; the Spark tests will SKIP"; fi
 
 demo: $(STAMP)
 	$(BIN)/visitrisk demo

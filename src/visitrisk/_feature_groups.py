@@ -461,24 +461,42 @@ def _previous_event_day(
     return np.where(same, hit - row * (2 * _NEVER), -_NEVER)
 
 
+def _township_counts(book: _Book, customer_state: pd.DataFrame) -> pd.DataFrame:
+    """Count customers with an open loan (``size``) and those delinquent (``sum``) per township.
+
+    Both are counts, so the counts of a partitioned portfolio add up to the whole one's
+    (``visitrisk.spark`` sums them and passes them back in).
+    """
+    township = _column(book.customers, "township", "str").to_numpy()[
+        customer_state["customer"].to_numpy()
+    ]
+    delinquent = customer_state["days_past_due"].to_numpy() >= 1
+    return (
+        pd.DataFrame({"township": township, "delinquent": delinquent})
+        .groupby("township", dropna=True)["delinquent"]
+        .agg(["size", "sum"])
+        .astype(np.int64)
+    )
+
+
 def _context_features(
-    frame: _Frame, book: _Book, customer_state: pd.DataFrame
+    frame: _Frame,
+    book: _Book,
+    customer_state: pd.DataFrame,
+    township_counts: pd.DataFrame | None = None,
 ) -> dict[str, object]:
-    """Segment, township delinquency (customer excluded), distance to branch, month."""
+    """Segment, township delinquency (customer excluded), distance to branch, month.
+
+    ``township_counts`` (as :func:`_township_counts` returns them) replaces the counts of
+    ``book`` when the book is one partition of a larger portfolio.
+    """
     customers = book.customers.iloc[frame.customers]
     columns: dict[str, object] = {
         "segment": _fixed_category(_column(customers, "segment", "str"), SEGMENTS)
     }
     # Township rate over customers with an open loan on the as-of date.
-    township = _column(book.customers, "township", "str").to_numpy()[
-        customer_state["customer"].to_numpy()
-    ]
     delinquent = customer_state["days_past_due"].to_numpy() >= 1
-    counts = (
-        pd.DataFrame({"township": township, "delinquent": delinquent})
-        .groupby("township", dropna=True)["delinquent"]
-        .agg(["size", "sum"])
-    )
+    counts = _township_counts(book, customer_state) if township_counts is None else township_counts
     own = _column(customers, "township", "str")
     size = counts["size"].reindex(own).to_numpy(dtype=np.float64)
     n_delinquent = counts["sum"].reindex(own).to_numpy(dtype=np.float64)
@@ -538,6 +556,7 @@ def _compute(
     settled: pd.DataFrame,
     payments: pd.DataFrame,
     visits: pd.DataFrame,
+    township_counts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     customer_of_loan = book.loans["customer"].to_numpy()
     settled = settled.loc[frame.position[settled["customer"].to_numpy()] >= 0]
@@ -557,7 +576,7 @@ def _compute(
     columns |= _payment_features(frame, book, settled, payments, regular)
     columns |= _schedule_features(frame, book, loan_state, open_loan)
     columns |= _visit_features(frame, book, visits, payments, spells)
-    columns |= _context_features(frame, book, customer_state)
+    columns |= _context_features(frame, book, customer_state, township_counts)
 
     index = pd.Index(
         book.customers["customer_id"].to_numpy()[frame.customers], name="customer_id", dtype="str"

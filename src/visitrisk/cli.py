@@ -12,7 +12,11 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
+
+    from visitrisk.pipeline import RunResult
 
 app = typer.Typer(
     name="visitrisk",
@@ -191,8 +195,10 @@ def features(
 @app.command()
 def run(
     data_dir: Annotated[
-        Path,
-        typer.Argument(exists=True, file_okay=False, help="Folder of contract tables."),
+        str,
+        typer.Argument(
+            help="Folder of contract tables (with --engine spark: any Spark path, e.g. hdfs://)."
+        ),
     ],
     as_of: Annotated[str, typer.Option("--as-of", help="Day whose state is scored (ISO).")],
     start: Annotated[str, typer.Option("--start", help="First day of the plan (ISO).")],
@@ -209,8 +215,23 @@ def run(
     tracking_uri: Annotated[
         str | None, typer.Option("--tracking-uri", help="MLflow store (default: OUT/mlflow.db).")
     ] = None,
+    engine: Annotated[
+        Literal["pandas", "spark"],
+        typer.Option("--engine", help="pandas, or spark: DATA_DIR holds <table>.parquet."),
+    ] = "pandas",
+    spark_master: Annotated[
+        str | None,
+        typer.Option("--spark-master", help="Spark master (default local[2]; 'submit': as set)."),
+    ] = None,
+    sample: Annotated[
+        float,
+        typer.Option("--sample", min=0.0, max=1.0, help="Spark: share of customers to train on."),
+    ] = 1.0,
 ) -> None:
     """Validate, train, evaluate, score, explain and plan visits; write reports; log to MLflow.
+
+    With --engine spark the tables are Parquet (local or a cluster's file system) and
+    features, scores, explanations and the plan are computed on Spark (docs/spark.md).
 
     Exit code 0 when the plan is written, 1 when the tables break the data contract (the
     validation report is printed and nothing is written), 2 on a usage error.
@@ -218,22 +239,35 @@ def run(
     from visitrisk.contract import DataError
     from visitrisk.pipeline import run as run_pipeline
 
-    try:
-        result = _with_progress(
-            lambda say: run_pipeline(
-                data_dir,
-                as_of=as_of,
-                start=start,
-                days=days,
-                out_dir=out,
-                model_spec=model,
-                holdout=holdout,
-                seed=seed,
-                lang=lang,
-                tracking_uri=tracking_uri,
-                progress=say,
+    settings = {
+        "as_of": as_of,
+        "start": start,
+        "days": days,
+        "out_dir": out,
+        "model_spec": model,
+        "holdout": holdout,
+        "seed": seed,
+        "lang": lang,
+        "tracking_uri": tracking_uri,
+    }
+    if engine == "spark":
+        from visitrisk.spark import run as run_spark
+
+        master = None if spark_master == "submit" else (spark_master or "local[2]")
+
+        def pipeline(say: Callable[[str], None]) -> RunResult:
+            return run_spark(
+                str(data_dir), **settings, sample_fraction=sample, master=master, progress=say
             )
-        )
+    else:
+        if not Path(data_dir).is_dir():
+            raise typer.BadParameter(f"'{data_dir}' is not a folder.", param_hint="DATA_DIR")
+
+        def pipeline(say: Callable[[str], None]) -> RunResult:
+            return run_pipeline(Path(data_dir), **settings, progress=say)
+
+    try:
+        result = _with_progress(pipeline)
     except DataError as error:
         _print_report(error.row_counts, error.problems, error.warnings)
         raise typer.Exit(code=1) from None

@@ -40,7 +40,7 @@ from visitrisk._book import (
     _settle,
     _snapshot_state,
 )
-from visitrisk._feature_groups import _compute, _Frame
+from visitrisk._feature_groups import _compute, _Frame, _township_counts
 from visitrisk.contract import Portfolio
 from visitrisk.feature_catalog import feature_registry
 
@@ -89,11 +89,55 @@ class _Snapshot:
     customer_state: pd.DataFrame  # customers with an open loan: customer, days_past_due, arrears
 
 
+def _states_on_dates(
+    book: _Book, stamps: list[pd.Timestamp], last_day: np.int64
+) -> list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, np.ndarray]]:
+    """Loan ledger rows, loan state, customer state and open loans on each date.
+
+    One ledger call covers every date; loans originated after ``last_day`` and payments
+    after it are never read.
+    """
+    loan_origination = book.loans["origination_day"].to_numpy()
+    payments_known = book.payments["pay_day"].to_numpy() <= last_day
+    on_book = loan_origination <= last_day
+    raw_states, all_states = _loan_states(book, on_book, payments_known, stamps)
+    raw_day = raw_states["day"].to_numpy()
+    raw_origination = loan_origination[raw_states["loan"].to_numpy()]
+    state_day = all_states["day"].to_numpy()
+    state_origination = loan_origination[all_states["loan"].to_numpy()]
+    states = []
+    for day in (_day(stamp) for stamp in stamps):
+        loan_state = all_states.loc[(state_day == day) & (state_origination <= day)]
+        raw_state = raw_states.loc[(raw_day == day) & (raw_origination <= day)]
+        customer_state, open_loan = _snapshot_state(book, raw_state, loan_state)
+        states.append((raw_state, loan_state, customer_state, open_loan))
+    return states
+
+
+def _township_counts_on_dates(portfolio: Portfolio, stamps: list[pd.Timestamp]) -> pd.DataFrame:
+    """Township counts behind ``township_delinquency_rate`` on each date, in one table.
+
+    Columns ``day`` (day number), ``township``, ``size`` (customers with an open loan) and
+    ``sum`` (those of them at 1+ days past due). Counts of disjoint sets of whole customers
+    add up to the counts of their union.
+    """
+    book = _make_book(portfolio)
+    days = [_day(stamp) for stamp in stamps]
+    tables = [
+        _township_counts(book, customer_state).reset_index().assign(day=day)
+        for day, (_, _, customer_state, _) in zip(
+            days, _states_on_dates(book, stamps, max(days)), strict=True
+        )
+    ]
+    return pd.concat(tables, ignore_index=True)[["day", "township", "size", "sum"]]
+
+
 def _features_on_dates(
     book: _Book,
     stamps: list[pd.Timestamp],
     select: object,
     payments_until: np.int64 | None = None,
+    township_counts: pd.DataFrame | None = None,
     *,
     visits_before_day: bool = False,
 ) -> tuple[list[_Snapshot], pd.DataFrame]:
@@ -104,9 +148,11 @@ def _features_on_dates(
     sees only its own past: the ledger on day d counts payments up to d, an installment
     covered after d is unpaid on d, and payment and visit rows after d are dropped.
     Also returns the FIFO settlement of the population's loans (payments up to
-    ``payments_until``), so that labels can reuse it. With ``visits_before_day`` the
-    visits of each date itself are left out too: the training set counts them as
-    treatment, made after the day's state is known.
+    ``payments_until``), so that labels can reuse it. ``township_counts`` (columns
+    ``day``, ``township``, ``size``, ``sum``, see :func:`_township_counts_on_dates`)
+    replaces the book's own township counts when the book is one partition of a portfolio.
+    With ``visits_before_day`` the visits of each date itself are left out too: the
+    training set counts them as treatment, made after the day's state is known.
     """
     days = [_day(stamp) for stamp in stamps]
     last_day = max(days)
@@ -115,17 +161,11 @@ def _features_on_dates(
     loan_origination = book.loans["origination_day"].to_numpy()
     payments_known = book.payments["pay_day"].to_numpy() <= last_day
     on_book = loan_origination <= last_day
-    raw_states, all_states = _loan_states(book, on_book, payments_known, stamps)
-    raw_day = raw_states["day"].to_numpy()
-    raw_origination = loan_origination[raw_states["loan"].to_numpy()]
-    state_day = all_states["day"].to_numpy()
-    state_origination = loan_origination[all_states["loan"].to_numpy()]
 
     populations, states = [], []
-    for stamp, day in zip(stamps, days, strict=True):
-        loan_state = all_states.loc[(state_day == day) & (state_origination <= day)]
-        raw_state = raw_states.loc[(raw_day == day) & (raw_origination <= day)]
-        customer_state, open_loan = _snapshot_state(book, raw_state, loan_state)
+    for stamp, (_, loan_state, customer_state, open_loan) in zip(
+        stamps, _states_on_dates(book, stamps, last_day), strict=True
+    ):
         population = np.unique(np.asarray(select(customer_state, stamp), dtype=np.int64))
         populations.append(population)
         states.append((loan_state, customer_state, open_loan))
@@ -148,6 +188,10 @@ def _features_on_dates(
         position = np.full(len(book.customers), -1, dtype=np.int64)
         position[population] = np.arange(len(population))
         frame = _Frame(stamp, day, population, position)
+        counts = None
+        if township_counts is not None:
+            counts = township_counts.loc[township_counts["day"].to_numpy() == day]
+            counts = counts.set_index("township")[["size", "sum"]]
         features = _compute(
             frame,
             book,
@@ -157,6 +201,7 @@ def _features_on_dates(
             settled,
             payments.loc[payments["pay_day"].to_numpy() <= day],
             visits.loc[visits["visit_day"].to_numpy() < day + (not visits_before_day)],
+            counts,
         )
         snapshots.append(_Snapshot(stamp, features, customer_state))
     return snapshots, settled
@@ -218,6 +263,19 @@ def build_features(
     if population not in POPULATIONS:
         raise _param_error("population", "build_features", "'delinquent' or 'all'", population)
     min_dpd = _check_min_dpd(min_dpd, "build_features")
+    return _features_as_of(portfolio, stamp, population, min_dpd)
+
+
+def _features_as_of(
+    portfolio: Portfolio,
+    stamp: pd.Timestamp,
+    population: str,
+    min_dpd: int,
+    township_counts: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """:func:`build_features` after its checks, optionally with outside township counts."""
     book = _make_book(portfolio)
-    (snapshot,), _ = _features_on_dates(book, [stamp], _make_selector(population, min_dpd))
+    (snapshot,), _ = _features_on_dates(
+        book, [stamp], _make_selector(population, min_dpd), township_counts=township_counts
+    )
     return snapshot.features

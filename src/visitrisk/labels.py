@@ -411,6 +411,47 @@ def build_training_set(
         if data_end is None
         else _as_timestamp(data_end, "data_end", _FUNCTION)
     )
+    return _training_set(
+        portfolio,
+        stamps,
+        treatment_window,
+        horizon,
+        min_dpd,
+        end,
+        design=design,
+        visit_weekdays=visit_weekdays,
+        weekdays=weekdays,
+        random_state=int(random_state),
+        n_jobs=int(n_jobs),
+        exclude_flagged_visits=bool(exclude_flagged_visits),
+    )
+
+
+def _training_set(
+    portfolio: Portfolio,
+    stamps: list[pd.Timestamp],
+    treatment_window: int,
+    horizon: int,
+    min_dpd: int,
+    end: pd.Timestamp,
+    township_counts: pd.DataFrame | None = None,
+    *,
+    design: str = "landmark",
+    visit_weekdays: str = "Mon Tue Wed Thu Fri",
+    weekdays: np.ndarray | None = None,
+    random_state: int = 0,
+    n_jobs: int = 1,
+    exclude_flagged_visits: bool = False,
+) -> TrainingSet:
+    """:func:`build_training_set` after its checks.
+
+    ``township_counts`` (see :func:`visitrisk.features._township_counts_on_dates`) stands
+    in for the portfolio's own township counts when ``portfolio`` holds only some whole
+    customers of a larger one (``visitrisk.spark``). ``weekdays`` is ``visit_weekdays``
+    parsed (parsed here when not given).
+    """
+    if weekdays is None:
+        weekdays = parse_weekdays(visit_weekdays, _FUNCTION)
     end_day = _day(end)
     reach = horizon
 
@@ -428,7 +469,12 @@ def build_training_set(
         return delinquent[~do_not_visit[delinquent]]
 
     snapshots_out, settled = _features_on_dates(
-        book, stamps, select, payments_until=end_day, visits_before_day=True
+        book,
+        stamps,
+        select,
+        payments_until=end_day,
+        township_counts=township_counts,
+        visits_before_day=True,
     )
     kept = [snap for snap in snapshots_out if _day(snap.as_of) + reach <= end_day]
 

@@ -38,8 +38,11 @@ How a plan is made
    probability ``(n - h) / n`` of being visited (``n`` selected, ``h`` withheld in the
    branch, ``h = round(holdout * n)``, so a branch with fewer than ``0.5 / holdout``
    selected customers gets no holdout) and refill customers are visited with
-   probability 1. The summary reports the expected cures given up (sum of the holdout's
-   uplift) and the same net of the refill visits' uplift.
+   probability 1. Each customer's random draw is a seeded hash of its ``customer_id``,
+   so it does not depend on the other customers scored: branches that share no officer
+   can be planned apart (``visitrisk.spark``) and give the same plan. The summary reports
+   the expected cures given up (sum of the holdout's uplift) and the same net of the
+   refill visits' uplift.
 5. **Days and routes.** Within a coverage group customers are sorted by branch, township,
    village and position, and every crew takes a consecutive run of them, day after day,
    so that one day is one trip. With coordinates, each day's stops are ordered by nearest
@@ -302,8 +305,22 @@ def _plan_id(
     holdout: float,
     seed: int,
 ) -> str:
+    row_hashes = pd.util.hash_pandas_object(scores, index=False).to_numpy()
+    return _plan_id_of_rows(row_hashes, staff, start, days, rules, holdout, seed)
+
+
+def _plan_id_of_rows(
+    row_hashes: np.ndarray,
+    staff: pd.DataFrame,
+    start: pd.Timestamp,
+    days: int,
+    rules: PlanRules,
+    holdout: float,
+    seed: int,
+) -> str:
+    """Plan id from the prepared scores' row hashes (in customer order) and the settings."""
     digest = hashlib.sha256()
-    digest.update(pd.util.hash_pandas_object(scores, index=False).to_numpy().tobytes())
+    digest.update(np.ascontiguousarray(row_hashes, dtype=np.uint64).tobytes())
     digest.update(staff_digest(staff))
     settings = {"start": start.date().isoformat(), "days": days, "holdout": holdout}
     settings |= {"seed": seed, "rules": asdict(rules)}
@@ -426,6 +443,17 @@ def _eligibility(
     conditions = [customers["do_not_visit"].to_numpy(), cooled, net_gain <= 0, below, ~staffed]
     reason = np.select(conditions, list(EXCLUSION_REASONS[:5]), default="").astype(object)
     return reason, must
+
+
+def _holdout_draws(customer_ids: pd.Series, seed: int) -> np.ndarray:
+    """Draw a uniform number in [0, 1) per customer from a seeded hash of its ``customer_id``.
+
+    A customer's draw depends on its id and the seed only, never on which other customers
+    are scored, so planning groups of branches apart gives the plan of the whole.
+    """
+    key = hashlib.sha256(f"visitrisk-holdout-{seed}".encode()).hexdigest()[:16]
+    hashed = pd.util.hash_array(customer_ids.to_numpy(dtype=object), hash_key=key)
+    return (hashed >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
 def _draw_holdout(
@@ -650,7 +678,7 @@ def plan_visits(
     position = _position_in_run(cand_branch)
     selected = position < taken[cand_branch]
     randomised = selected & ~must[candidates]
-    draw = np.random.default_rng(seed).random(len(customers))[candidates]
+    draw = _holdout_draws(customers["customer_id"], seed)[candidates]
     is_holdout, refill, probability = _draw_holdout(
         cand_branch, position, taken, randomised, draw, holdout, n_branches
     )
