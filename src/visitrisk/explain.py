@@ -401,7 +401,11 @@ def explain(
         values, base, method, used = np.empty((0, n_features)), np.empty(0), "none", None
     elif isinstance(learner, learners.DRLearner):
         contrib = _pred_contrib(learner.final_model_, frame, n_jobs, "DRLearner.final_model_")
-        values, base, method, used = contrib[:, :-1], contrib[:, -1], "pred_contrib", None
+        # The DR uplift is the final model's output projected onto [-p0, 1 - p0]; where the
+        # projection binds, its shift is part of the customer's base value.
+        bound_shift = uplift - learner.raw_uplift(frame)
+        values, base = contrib[:, :-1], contrib[:, -1] + bound_shift
+        method, used = "pred_contrib", None
     elif isinstance(learner, learners.XLearner):
         values, base = _x_learner_shap(learner, frame, n_jobs)
         method, used = "pred_contrib, propensity-weighted", None
