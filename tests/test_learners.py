@@ -199,11 +199,11 @@ def test_dr_explanation_adds_up_where_the_bound_binds(overfit_dr, confounded):
 
 
 def _lightgbm_models(learner):
-    """(early-stopped nuisance or outcome models, effect regressors) of a fitted learner."""
+    """(early-stopped models, models keeping all their trees) of a fitted learner."""
     if isinstance(learner, TLearner):
         return [learner.control_model_, learner.treated_model_], []
     if isinstance(learner, SLearner):
-        return [learner.model_], []
+        return [], [learner.model_]
     propensity = list(learner.propensity_model_.models_)
     if isinstance(learner, XLearner):
         return (
@@ -215,13 +215,15 @@ def _lightgbm_models(learner):
 
 @pytest.mark.parametrize("name", list(LEARNERS))
 def test_outcome_and_propensity_models_are_early_stopped(fitted, name):
-    stopped, effect = _lightgbm_models(fitted[name])
-    # The default ceiling is 500 trees; held-out customers stop these small models early.
+    stopped, complete = _lightgbm_models(fitted[name])
+    # The ceiling is 150 trees; held-out customers stop these small, noisy models earlier.
     for model in stopped:
         assert 1 <= model.best_iteration_ < model.n_estimators
-    # Effect regressors keep their fixed number of trees (see _DirectLearner._fit_effect).
-    for model in effect:
+    # Effect regressors (see _DirectLearner._fit_effect) and the S learner's single model
+    # (see SLearner) keep their fixed number of trees.
+    for model in complete:
         assert model.booster_.current_iteration() == model.n_estimators
+    assert fitted[name].early_stopping_rounds == (None if name == "s" else 20)
 
 
 def test_early_stopping_holds_out_whole_customers(confounded):
@@ -241,6 +243,30 @@ def test_early_stopping_off_fits_every_tree(small):
     learner.fit(X, y, t)
     assert learner.control_model_.booster_.current_iteration() == 40
     assert learner._validation is None
+
+
+def test_fit_model_falls_back_to_all_rows_when_validation_lacks_a_class(small):
+    from lightgbm import LGBMClassifier
+
+    from visitrisk import _learner_input as _inp
+
+    X, y, _ = small
+
+    def model():
+        return LGBMClassifier(n_estimators=30, random_state=0, n_jobs=1, verbose=-1)
+
+    # Validation rows hold only not-cured customers: log-loss there cannot stop anything,
+    # so the model is fitted on every row, exactly as without early stopping.
+    one_class = (y == 0) & (np.arange(len(y)) % 3 == 0)
+    fallback = _inp.fit_model(model(), X, y, None, validation=one_class, stopping_rounds=5)
+    np.testing.assert_array_equal(fallback.predict_proba(X), model().fit(X, y).predict_proba(X))
+    assert fallback.booster_.current_iteration() == 30
+    # With both classes held out, the trees grow on the other rows only.
+    mixed = np.arange(len(y)) % 4 == 0
+    stopped = _inp.fit_model(model(), X, y, None, validation=mixed, stopping_rounds=5)
+    reference = model().set_params(n_estimators=stopped.best_iteration_)
+    reference.fit(X[~mixed], y[~mixed])
+    np.testing.assert_allclose(stopped.predict_proba(X), reference.predict_proba(X))
 
 
 def test_early_stopping_ignores_other_base_models(small):
