@@ -9,8 +9,10 @@ depends on the learner:
 learner    method                                                   cost (per customer)
 =========  =======================================================  ====================
 DR         LightGBM ``pred_contrib`` (path-dependent TreeSHAP) of   O(trees × leaves ×
-           the final regressor, whose raw output *is* the uplift.   depth²); no
-           Base value: the regressor's expected value (constant).   background
+           the final regressor, whose raw output is the uplift      depth²); no
+           before its bound to [−p0, 1 − p0]. Base value: the       background
+           regressor's expected value, plus the bound's shift for
+           the few customers where it binds.
 X          ``pred_contrib`` of both effect regressors τ0, τ1, mixed  2 × DR cost; no
            with the customer's own propensity e(x):                 background
            φ = e φ(τ0) + (1 − e) φ(τ1), base = e b0 + (1 − e) b1.
