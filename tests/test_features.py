@@ -465,3 +465,22 @@ def test_features_command_writes_parquet(tmp_path, hand_portfolio: vr.Portfolio)
     written = pd.read_parquet(out)
     pd.testing.assert_frame_equal(written, build_features(hand_portfolio, AS_OF), check_dtype=False)
     assert list(written["segment"].cat.categories) == list(FEATURES["segment"].categories)
+
+
+def test_every_category_a_risk_officer_reads_has_its_chinese_label() -> None:
+    from visitrisk.explain import CATEGORY_LABELS_ZH as EXPLAIN_LABELS_ZH
+    from visitrisk.explain import category_label as explain_label
+    from visitrisk.feature_catalog import CATEGORY_LABELS_ZH, category_label
+
+    for feature in FEATURES.values():
+        # DPD buckets ("30-59") read the same in both languages.
+        if feature.unit != "category" or feature.name == "dpd_bucket":
+            continue
+        for value in feature.categories:
+            label = category_label(value, "zh")
+            assert label == CATEGORY_LABELS_ZH[value], (feature.name, value)
+            assert all("\u4e00" <= char <= "\u9fff" for char in label), (feature.name, value)
+    assert category_label("small_business", "en") == "small business"
+    # The explanations read the registry's labels (the names stay importable there).
+    assert explain_label is category_label
+    assert EXPLAIN_LABELS_ZH is CATEGORY_LABELS_ZH

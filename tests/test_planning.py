@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from visitrisk.contract import DataError
+from visitrisk.contract import DataError, load_portfolio
 from visitrisk.planning import (
     EXCLUSION_COLUMNS,
     PLAN_COLUMNS,
@@ -440,21 +440,115 @@ def test_same_seed_same_bytes_other_seed_other_plan(tmp_path, busy_plan):
 @pytest.mark.parametrize(
     ("column", "value", "rule", "message"),
     [
-        ("visits_per_day", -1, "not_a_non_negative_int", "'visits_per_day' .* whole number >= 0"),
-        ("working_days", "Mon Funday", "unknown_weekday", "unknown Funday for officer.*O000"),
+        # The contract's rules and messages (load_portfolio), for a table given directly.
+        ("visits_per_day", -1, "negative_visits_per_day", "visits_per_day < 0 .* O000"),
+        ("visits_per_day", 2.5, "unparsable_number", "not a whole number .* O000"),
+        ("working_days", "Mon Funday", "unknown_weekday", "not one of Mon .*'Funday'.* O000"),
+        ("absent_dates", "2026-13-01", "unparsable_date", "not an ISO date .*'2026-13-01'"),
+        ("officer_id", "O001", "duplicate_id", "share their officer_id .* O001"),
+        ("branch_id", "", "missing_value", "has no branch_id .* O000"),
+        # The planner's own rule: what the contract cannot know without the portfolio.
         ("covers_branches", "B99", "unknown_branch", "names branch\\(es\\) B99"),
-        ("absent_dates", "2026-13-01", "not_a_date", "ISO dates .* got 2026-13-01"),
-        ("officer_id", "O001", "duplicate", "officer_id is not unique .* O001"),
     ],
 )
 def test_bad_staff_table_raises_data_error(column, value, rule, message):
     scores = make_scores(20, 2, 0)
     staff = make_staff(3, 2, 0)
+    if column == "visits_per_day":
+        staff[column] = staff[column].astype(float)
     staff.loc[0, column] = value
     with pytest.raises(DataError, match=message) as raised:
         plan_visits(scores, staff, START, days=5)
     problems = raised.value.problems
     assert problems[["table", "column", "rule"]].values.tolist() == [["staff", column, rule]]
+
+
+def test_staff_without_a_planner_column_is_refused():
+    staff = make_staff(3, 2, 0).drop(columns=["visits_per_day"])
+    with pytest.raises(DataError, match=r"staff\.visits_per_day: column is missing") as raised:
+        plan_visits(make_scores(20, 2, 0), staff, START, days=5)
+    assert raised.value.problems["rule"].tolist() == ["missing_column"]
+
+
+def _portfolio_with_an_idle_branch(tiny_tables):
+    """Officer O01 also covers B03: a branch of the bank with no customer in the scores."""
+    tables = dict(tiny_tables)
+    extra = pd.DataFrame({"branch_id": ["B03"], "name": ["Shuangliao"]})
+    tables["branches"] = pd.concat([tables["branches"], extra], ignore_index=True)
+    tables["staff"] = tables["staff"].assign(
+        covers_branches=tables["staff"]["covers_branches"].replace({"B02": "B02 B03"})
+    )
+    portfolio = load_portfolio(**tables)
+    scores = make_scores(6, 1, 0).assign(branch_id="B01")
+    return portfolio, scores
+
+
+def test_a_portfolios_staff_is_not_checked_again(tiny_tables):
+    portfolio, scores = _portfolio_with_an_idle_branch(tiny_tables)
+    assert "B03" in " ".join(portfolio.staff["covers_branches"].dropna())
+    # load_portfolio checked B03 against the bank's branches: the planner relies on it.
+    result = plan_visits(scores, portfolio.staff, "2026-04-06", days=5, holdout=0.0)
+    assert result.summary["officers"] == 2
+    # The same table given as plain data: the planner can only check it against scores.
+    raw = portfolio.staff.copy()
+    raw.attrs.clear()
+    with pytest.raises(DataError, match="names branch\\(es\\) B03") as raised:
+        plan_visits(scores, raw, "2026-04-06", days=5, holdout=0.0)
+    assert raised.value.problems["rule"].tolist() == ["unknown_branch"]
+
+
+def test_plan_id_depends_on_the_staffs_values_not_on_how_they_were_read(tiny_tables, tmp_path):
+    portfolio = load_portfolio(**tiny_tables)
+    scores = make_scores(6, 1, 0).assign(branch_id="B01")
+    typed = tiny_tables["staff"].copy()
+    typed["visits_per_day"] = typed["visits_per_day"].astype("int32")
+    typed.to_csv(tmp_path / "staff.csv", index=False)
+    as_text = pd.read_csv(tmp_path / "staff.csv", dtype=str, keep_default_na=False)
+    typed.to_parquet(tmp_path / "staff.parquet")
+    from_parquet = pd.read_parquet(tmp_path / "staff.parquet")
+    shuffled = from_parquet.iloc[::-1].assign(note="extra column")
+
+    def plan_id(staff):
+        return plan_visits(scores, staff, "2026-04-06", days=5, holdout=0.0).plan_id
+
+    assert as_text["absent_dates"].tolist() != typed["absent_dates"].tolist()  # "" vs None
+    ids = {plan_id(staff) for staff in (portfolio.staff, as_text, from_parquet, shuffled)}
+    assert len(ids) == 1
+    fewer_visits = as_text.assign(visits_per_day=["5", "4"])
+    assert plan_id(fewer_visits) not in ids
+
+
+def test_plan_id_depends_on_the_scores_values_not_on_how_they_were_read():
+    scores = make_scores(30, 2, 0)
+    last = pd.Series(pd.NaT, index=scores.index, dtype="datetime64[ns]")
+    last.iloc[:10] = pd.Timestamp("2026-10-01")
+    scores["last_visit_date"] = last
+    staff = make_staff(3, 2, 0)
+
+    def plan_id(frame):
+        return plan_visits(frame, staff, START, days=5, seed=1).plan_id
+
+    as_text = scores.astype("str").replace({"NaT": ""})
+    variants = [
+        scores,
+        scores.assign(last_visit_date=last.astype("datetime64[s]")),
+        scores.assign(last_visit_date=last.dt.tz_localize("Asia/Shanghai")),
+        scores[scores.columns[::-1]],
+        scores.assign(segment=1),  # ignored by the planner
+        as_text,
+    ]
+    assert as_text["p_cure_visit"].dtype != scores["p_cure_visit"].dtype
+    assert len({plan_id(frame) for frame in variants}) == 1
+    assert plan_id(scores.assign(arrears=scores["arrears"] + 1)) != plan_id(scores)
+
+
+def test_a_portfolios_staff_changed_since_is_checked_again(tiny_tables):
+    portfolio, scores = _portfolio_with_an_idle_branch(tiny_tables)
+    changed = portfolio.staff.assign(visits_per_day=[-1, 4])
+    assert changed.attrs == portfolio.staff.attrs  # the mark travels, the values do not match
+    with pytest.raises(DataError, match="visits_per_day < 0") as raised:
+        plan_visits(scores, changed, "2026-04-06", days=5)
+    assert raised.value.problems["rule"].tolist() == ["negative_visits_per_day"]
 
 
 def test_missing_score_columns_name_the_table():

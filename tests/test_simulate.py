@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from visitrisk import SimulatedPortfolio, load_portfolio, simulate_portfolio
+from visitrisk import (
+    DataError,
+    SimulatedPortfolio,
+    load_portfolio,
+    simulate_forward,
+    simulate_portfolio,
+)
 from visitrisk.cli import app
 from visitrisk.ledger import customer_ledger, loan_ledger
 from visitrisk.simulate._dynamics import (
@@ -479,3 +485,186 @@ _PARAMETER = "The '{}' parameter of simulate_portfolio must be "
 def test_bad_parameters_are_named(arguments, message):
     with pytest.raises(ValueError, match=message):
         simulate_portfolio(**{"n_customers": 200, **arguments})
+
+
+# --- forward simulation ------------------------------------------------------------------
+
+
+def _truth_plan(sim: SimulatedPortfolio, holdout: float = 0.5, seed: int = 0):
+    """A plan made from the true uplift (an oracle model), as of the simulated as-of date."""
+    from visitrisk import PlanRules, plan_visits
+
+    truth = sim.truth[sim.truth["as_of"] == sim.as_of].set_index("customer_id")
+    customers = sim.portfolio.customers.set_index("customer_id").loc[truth.index]
+    scores = truth[["p_cure_visit", "p_cure_no_visit", "uplift", "days_past_due", "arrears"]]
+    scores = scores.assign(
+        branch_id=customers["branch_id"],
+        do_not_visit=customers["do_not_visit"],
+        value_at_stake=truth["arrears"],
+        expected_gain=truth["uplift"] * truth["arrears"],
+    )
+    start = sim.as_of + pd.Timedelta(days=1)
+    rules = PlanRules(cooldown_days=0)
+    return plan_visits(
+        scores, sim.portfolio.staff, start, 10, rules=rules, holdout=holdout, seed=seed
+    )
+
+
+@pytest.fixture(scope="module")
+def forward(sim):
+    plan = _truth_plan(sim)
+    return plan, simulate_forward(sim, plan, days=40, compliance=0.8, seed=5)
+
+
+def test_historic_policy_is_unchanged_by_empty_exclusions_and_slots(sim):
+    from visitrisk.simulate._dynamics import historic_visits
+
+    day = sim._state.day
+    outputs = []
+    for extra in (
+        {},
+        {"excluded": np.zeros(2_500, bool), "slots_used": np.zeros(len(sim.portfolio.staff), int)},
+    ):
+        state, recorder = sim._state.copy(), Recorder()
+        historic_visits(sim._world, state, day, np.random.default_rng(3), recorder, **extra)
+        outputs.append(np.concatenate(recorder.visits[0][:4]))
+    assert len(outputs[0]) > 10
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_forward_extends_every_table_and_keeps_the_past(sim, forward):
+    plan, later = forward
+    old, new = sim.portfolio, later.portfolio
+    assert later.as_of == AS_OF + pd.Timedelta(days=40)
+    assert new.warnings.empty
+    for name in ("branches", "customers", "staff"):
+        assert _digest(getattr(new, name)[["branch_id"]]) == _digest(
+            getattr(old, name)[["branch_id"]]
+        )
+    pd.testing.assert_frame_equal(new.customers, old.customers)
+    for name, date in (("payments", "payment_date"), ("visits", "visit_date")):
+        before = getattr(new, name)
+        before = before[before[date] <= AS_OF].reset_index(drop=True)
+        pd.testing.assert_frame_equal(before, getattr(old, name), obj=name)
+        assert getattr(new, name)[date].max() > AS_OF + pd.Timedelta(days=30)
+    assert new.payments["payment_date"].max() <= later.as_of
+    assert new.visits["visit_date"].max() < later.as_of
+    for name in ("loans", "installments"):
+        merged = getattr(old, name).merge(getattr(new, name), how="left", indicator=True)
+        assert (merged["_merge"] == "both").all(), name
+    assert len(new.loans) > len(old.loans)  # loans granted since
+    # Old truth kept (the plan's customers on its as-of date), new as-of date added.
+    pd.testing.assert_frame_equal(later.truth.iloc[: len(sim.truth)], sim.truth)
+    assert set(later.truth["as_of"]) == set(sim.truth["as_of"]) | {later.as_of}
+    assert set(plan.plan["customer_id"]) <= set(
+        sim.truth.loc[sim.truth["as_of"] == AS_OF, "customer_id"]
+    )
+    # The new world goes on: its ledger agrees with its own spells.
+    state = customer_ledger(new.loans, loan_ledger(new.installments, new.payments, later.as_of))
+    dpd = state.set_index("customer_id")["days_past_due"]
+    expected = _dpd_from_spells(later.spells, later.as_of).reindex(dpd.index, fill_value=0)
+    pd.testing.assert_series_equal(dpd, expected, check_names=False)
+
+
+def test_forward_carries_the_plan_out_and_spares_the_holdout(sim, forward):
+    plan, later = forward
+    visits = later.portfolio.visits
+    new_visits = visits[visits["visit_date"] > AS_OF]
+    planned = plan.plan[plan.plan["arm"] == "visit"].set_index("customer_id")
+    made = new_visits[new_visits["plan_id"] == plan.plan_id].set_index("customer_id")
+    assert made.index.is_unique
+    assert made.index.isin(planned.index).all()
+    # On the planned day, by the planned officer.
+    assert (made["visit_date"] == planned.loc[made.index, "visit_date"]).all()
+    assert (made["officer_id"] == planned.loc[made.index, "officer_id"]).all()
+    # Compliance 0.8, and never a customer who had already paid up.
+    share = len(made) / len(planned)
+    assert 0.55 < share < 0.85
+    spells = later.spells.set_index("customer_id")
+    for customer, row in made.iloc[:50].iterrows():
+        customer_spells = spells.loc[[customer]]
+        open_then = (customer_spells["missed_due_date"] < row["visit_date"]) & ~(
+            customer_spells["cured_date"] <= row["visit_date"]
+        )
+        assert open_then.any()
+    # Plan customers get no other visit within the horizon; others are still visited.
+    horizon_end = AS_OF + pd.Timedelta(days=sim.horizon)
+    in_plan = new_visits["customer_id"].isin(plan.plan["customer_id"])
+    others = new_visits[in_plan & (new_visits["plan_id"] != plan.plan_id)]
+    assert (others["visit_date"] > horizon_end).all()
+    assert (~in_plan).sum() > 100
+    # No officer exceeds the day's capacity, plan and historic visits together.
+    per_day = new_visits.groupby(["officer_id", "visit_date"]).size().rename("visits").reset_index()
+    per_day = per_day.merge(later.portfolio.staff[["officer_id", "visits_per_day"]])
+    assert (per_day["visits"] <= per_day["visits_per_day"]).all()
+
+
+def test_forward_is_reproducible_for_a_seed(sim, forward):
+    plan, later = forward
+    again = simulate_forward(sim, plan.plan, days=40, compliance=0.8, seed=5)
+    other = simulate_forward(sim, plan, days=40, compliance=0.8, seed=6)
+    for name, frame in later.portfolio.tables().items():
+        assert _digest(frame) == _digest(again.portfolio.tables()[name]), name
+    assert _digest(later.truth) == _digest(again.truth)
+    assert _digest(later.portfolio.visits) != _digest(other.portfolio.visits)
+    # The world it continued is untouched, and can be continued again.
+    assert sim._state.day == AS_OF.value // 86_400_000_000_000
+    empty = plan.plan.iloc[:0]
+    further = simulate_forward(later, empty, days=1)
+    assert further.as_of == later.as_of + pd.Timedelta(days=1)
+    assert further.portfolio.payments["payment_date"].max() == further.as_of
+
+
+def test_forward_refuses_what_it_cannot_carry_out(sim, forward):
+    plan, _ = forward
+    rows = plan.plan.copy()
+    rows.loc[rows.index[0], "customer_id"] = "C9999999"
+    with pytest.raises(DataError, match=r"customer\(s\) are not in the simulated portfolio"):
+        simulate_forward(sim, rows, days=20)
+    rows = plan.plan.copy()
+    rows.loc[rows.index[0], "visit_date"] = AS_OF
+    with pytest.raises(DataError, match="on or before the simulated as-of date 2026-11-30"):
+        simulate_forward(sim, rows, days=20)
+    rows = plan.plan.copy()
+    rows.loc[rows.index[0], "arm"] = "maybe"
+    with pytest.raises(DataError, match="arm must be 'visit' or 'holdout'"):
+        simulate_forward(sim, rows, days=20)
+    with pytest.raises(
+        ValueError, match=r"'days' parameter of simulate_forward must be an int in \[1, "
+    ):
+        simulate_forward(sim, plan, days=1_000)
+    with pytest.raises(ValueError, match="'compliance' parameter of simulate_forward"):
+        simulate_forward(sim, plan, days=10, compliance=1.5)
+
+
+def test_a_team_visit_uses_every_member_and_is_logged_under_the_first(sim):
+    truth = sim.truth[sim.truth["as_of"] == AS_OF]
+    staff = sim.portfolio.staff
+    home = staff["branch_id"].iloc[0]
+    # A team across branches: the simulator carries out whatever the plan says.
+    officers = staff["officer_id"].iloc[:2].tolist()
+    customers = sim.portfolio.customers.set_index("customer_id")
+    local = truth[customers.loc[truth["customer_id"], "branch_id"].to_numpy() == home]
+    team = " ".join(officers)
+    monday = pd.Timestamp("2026-12-07")
+    plan = pd.DataFrame(
+        {
+            "plan_id": "team-plan",
+            "customer_id": local["customer_id"].iloc[:3].to_numpy(),
+            "arm": "visit",
+            "officer_id": team,
+            "visit_date": monday,
+        }
+    )
+    later = simulate_forward(sim, plan, days=10, compliance=1.0, seed=2)
+    visits = later.portfolio.visits
+    made = visits[visits["plan_id"] == "team-plan"]
+    assert len(made) >= 1
+    assert (made["officer_id"] == officers[0]).all()
+    assert (made["visit_date"] == monday).all()
+    # The team's slots are used up by the plan first: the policy fills what is left.
+    that_day = visits[(visits["visit_date"] == monday)].groupby("officer_id").size()
+    capacity = staff.set_index("officer_id")["visits_per_day"]
+    for officer in team.split():
+        used = that_day.get(officer, 0) + (len(made) if officer != officers[0] else 0)
+        assert used <= capacity[officer]

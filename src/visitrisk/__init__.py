@@ -7,7 +7,9 @@ cure, exact explanations, and visit plans that fit the staff a bank has.
 # Names are listed once in __all__ below; everything else in the package is private.
 from typing import TYPE_CHECKING
 
+from visitrisk.audit import audit_problems, audit_visits
 from visitrisk.contract import DataError, Portfolio, load_portfolio
+from visitrisk.drift import drift_report, population_stability
 from visitrisk.evaluation import (
     EvaluationReport,
     evaluate,
@@ -19,6 +21,7 @@ from visitrisk.explain import Explanation, explain  # eager: lazy would lose to 
 from visitrisk.features import build_features, feature_registry
 from visitrisk.labels import TrainingSet, build_training_set
 from visitrisk.ledger import customer_ledger, loan_ledger, settle_installments
+from visitrisk.measure import PlanMeasurement, measure_plan
 from visitrisk.metrics import (
     perfect_qini_curve,
     perfect_uplift_curve,
@@ -42,7 +45,7 @@ from visitrisk.report import (
     write_html,
     write_reports,
 )
-from visitrisk.simulate import SimulatedPortfolio, simulate_portfolio
+from visitrisk.simulate import SimulatedPortfolio, simulate_forward, simulate_portfolio
 
 if TYPE_CHECKING:
     from visitrisk.experiment import run_experiment, split_by_time
@@ -79,6 +82,7 @@ __all__ = [
     "EvaluationReport",
     "Explanation",
     "ModelSpec",
+    "PlanMeasurement",
     "PlanRules",
     "Portfolio",
     "SLearner",
@@ -89,10 +93,13 @@ __all__ = [
     "VisitPlan",
     "XLearner",
     "__version__",
+    "audit_problems",
+    "audit_visits",
     "average_treatment_effect",
     "build_features",
     "build_training_set",
     "customer_ledger",
+    "drift_report",
     "evaluate",
     "evaluate_scores",
     "explain",
@@ -104,12 +111,14 @@ __all__ = [
     "load_scoring_model",
     "loan_ledger",
     "mask_personal_columns",
+    "measure_plan",
     "perfect_qini_curve",
     "perfect_uplift_curve",
     "plan_visits",
     "plot_calibration",
     "plot_qini_curve",
     "policy_value",
+    "population_stability",
     "promote",
     "pseudo_outcomes",
     "qini_auc_score",
@@ -118,6 +127,7 @@ __all__ = [
     "qini_curve_ipw",
     "run_experiment",
     "settle_installments",
+    "simulate_forward",
     "simulate_portfolio",
     "split_by_time",
     "start_run",

@@ -169,7 +169,7 @@ def dependence(explanation: Explanation, name: str, lang: str) -> Figure:
         figure = _new_figure(6.0, 4.0)
         axes = figure.add_subplot()
         if isinstance(column.dtype, pd.CategoricalDtype):
-            from visitrisk.explain import category_label
+            from visitrisk.feature_catalog import category_label
 
             codes = column.cat.codes.to_numpy()
             labels = [category_label(value, lang) for value in column.cat.categories]

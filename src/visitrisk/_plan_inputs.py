@@ -11,9 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from visitrisk.contract import PROBLEM_COLUMNS, DataError
+from visitrisk._problems import MAX_EXAMPLES, problem, raise_problems, require_columns
+from visitrisk._tables import CONTRACT, WEEKDAYS, parse_iso_dates
+from visitrisk.contract import _validated_staff
 
-__all__ = ["REQUIRED_SCORE_COLUMNS", "prepare_scores", "prepare_staff"]
+__all__ = ["REQUIRED_SCORE_COLUMNS", "prepare_scores", "prepare_staff", "staff_digest"]
 
 #: Columns ``scores`` must have (besides ``customer_id``, as index or column).
 REQUIRED_SCORE_COLUMNS: tuple[str, ...] = (
@@ -29,52 +31,44 @@ REQUIRED_SCORE_COLUMNS: tuple[str, ...] = (
 
 _NUMERIC_SCORE_COLUMNS = (*REQUIRED_SCORE_COLUMNS[1:], "latitude", "longitude")
 _TEXT_SCORE_COLUMNS = ("township", "village", "reason_1", "reason_2", "reason_3")
-_WEEKDAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_DEFAULT_WORKING_DAYS = "Mon Tue Wed Thu Fri"
+_PLANNER_SCORE_COLUMNS = (
+    "customer_id",
+    "branch_id",
+    *_NUMERIC_SCORE_COLUMNS,
+    "do_not_visit",
+    "last_visit_date",
+    *_TEXT_SCORE_COLUMNS,
+)
+#: Resolution of ``last_visit_date`` once prepared (that of the contract's dates).
+_DATE_DTYPE = "datetime64[us]"
+_MISSING_COLUMN = "Table '{table}' has no column '{column}', which the planner needs."
 
 
-def _problem(table: str, column: str, rule: str, ids: Any, message: str) -> dict[str, Any]:
-    ids = [str(i) for i in pd.unique(pd.Series(list(ids), dtype=object))]
-    return dict(
-        zip(
-            PROBLEM_COLUMNS,
-            (table, column, rule, len(ids), ", ".join(ids[:5]), message),
-            strict=True,
-        )
-    )
+def _distinct(ids: Any) -> list[str]:
+    """Return the distinct ids, as text, in order of first appearance."""
+    return [str(i) for i in pd.unique(pd.Series(list(ids), dtype=object))]
 
 
-def _raise_problems(problems: list[dict[str, Any]]) -> None:
-    if problems:
-        raise DataError(pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS)))
+def _problem(table: str, column: str, rule: str, ids: Any, message: str) -> dict[str, object]:
+    """Return a problem counted in distinct ids (officers, customers), not rows."""
+    distinct = _distinct(ids)
+    return problem(table, column, rule, message, count=len(distinct), examples=distinct)
 
 
 def _examples(ids: Any) -> str:
-    shown = [str(i) for i in pd.unique(pd.Series(list(ids), dtype=object))[:5]]
-    return ", ".join(shown)
+    return ", ".join(_distinct(ids)[:MAX_EXAMPLES])
 
 
 def prepare_scores(scores: pd.DataFrame) -> pd.DataFrame:
-    """Validate ``scores`` and return it with canonical columns, sorted by customer_id."""
+    """Validate ``scores``; return the planner's columns, typed, sorted by customer_id."""
     if not isinstance(scores, pd.DataFrame):
         raise TypeError(f"scores must be a pandas DataFrame. Got {type(scores).__name__}.")
     frame = scores.copy()
     if "customer_id" not in frame.columns:
         frame = frame.reset_index(names="customer_id")
-    problems: list[dict[str, Any]] = []
-    missing = [c for c in REQUIRED_SCORE_COLUMNS if c not in frame.columns]
-    for column in missing:
-        problems.append(
-            _problem(
-                "scores",
-                column,
-                "missing_column",
-                [],
-                f"Table 'scores' has no column '{column}', which the planner needs.",
-            )
-        )
-    _raise_problems(problems)
+    require_columns(frame, "scores", REQUIRED_SCORE_COLUMNS, _MISSING_COLUMN)
 
+    problems: list[dict[str, object]] = []
     frame["customer_id"] = frame["customer_id"].astype("str")
     frame["branch_id"] = frame["branch_id"].astype("str")
     for column in ("customer_id", "branch_id"):
@@ -163,15 +157,21 @@ def prepare_scores(scores: pd.DataFrame) -> pd.DataFrame:
                     f"{int(bad.sum())} row(s) do not, e.g. customers {_examples(ids)}.",
                 )
             )
-        frame["last_visit_date"] = parsed.dt.normalize()
+        if parsed.dt.tz is not None:  # the local calendar day, as the contract keeps it
+            parsed = parsed.dt.tz_localize(None)
+        # One resolution whatever the input's: the plan id hashes these values.
+        frame["last_visit_date"] = parsed.dt.normalize().astype(_DATE_DTYPE)
     else:
-        frame["last_visit_date"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[s]")
-    _raise_problems(problems)
+        frame["last_visit_date"] = pd.Series(pd.NaT, index=frame.index, dtype=_DATE_DTYPE)
+    raise_problems(problems)
     for column in _TEXT_SCORE_COLUMNS:
         if column not in frame.columns:
             frame[column] = pd.Series(pd.NA, index=frame.index, dtype="str")
         else:
             frame[column] = frame[column].astype("str")
+    # Only what the planner reads, in a fixed order: other columns of ``scores`` are ignored
+    # and must not change the plan id.
+    frame = frame[list(_PLANNER_SCORE_COLUMNS)]
     return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
@@ -186,119 +186,40 @@ def _split_tokens(column: pd.Series, owner: pd.Series) -> pd.DataFrame:
 def prepare_staff(staff: pd.DataFrame, known_branches: pd.Index) -> dict[str, Any]:
     """Validate the staff table; return officers and their coverage and absences.
 
-    ``known_branches`` are the branches a covered branch may name (the branches of
-    ``scores`` and every officer's home branch).
+    The staff table is held to the contract's rules (:func:`~visitrisk.load_portfolio`),
+    with the same messages; a :class:`~visitrisk.Portfolio`'s staff has passed them
+    already and is not checked again. What the contract could not know is checked here:
+    for a table that did not come with its portfolio, a covered branch must be in
+    ``known_branches`` (the branches of ``scores``) or be an officer's home branch.
     """
     if not isinstance(staff, pd.DataFrame):
         raise TypeError(f"staff must be a pandas DataFrame. Got {type(staff).__name__}.")
-    problems: list[dict[str, Any]] = []
-    for column in ("officer_id", "branch_id", "visits_per_day"):
-        if column not in staff.columns:
-            problems.append(
-                _problem(
-                    "staff",
-                    column,
-                    "missing_column",
-                    [],
-                    f"Table 'staff' has no column '{column}', which the planner needs.",
-                )
-            )
-    _raise_problems(problems)
-    frame = staff.reset_index(drop=True)
-    officer_id = frame["officer_id"].astype("str")
-    # Rows without an officer_id are named by their position in the problem report.
-    label = officer_id.fillna(pd.Series("row " + frame.index.astype("str"), index=frame.index))
-    for column in ("officer_id", "branch_id"):
-        text = frame[column].astype("str")
-        bad = text.isna() | (text.str.strip() == "")
-        if bad.any():
-            problems.append(
-                _problem(
-                    "staff",
-                    column,
-                    "missing_value",
-                    label[bad],
-                    f"Column '{column}' of table 'staff' is empty in {int(bad.sum())} row(s).",
-                )
-            )
-    duplicated = officer_id.duplicated(keep=False) & officer_id.notna()
-    if duplicated.any():
-        problems.append(
-            _problem(
-                "staff",
-                "officer_id",
-                "duplicate",
-                officer_id[duplicated],
-                f"officer_id is not unique in table 'staff': {_examples(officer_id[duplicated])}.",
-            )
-        )
-    visits = pd.to_numeric(frame["visits_per_day"], errors="coerce")
-    bad = ~np.isfinite(visits) | (visits < 0) | (visits != np.floor(visits))
-    if bad.any():
-        problems.append(
-            _problem(
-                "staff",
-                "visits_per_day",
-                "not_a_non_negative_int",
-                label[bad],
-                "Column 'visits_per_day' of table 'staff' must be a whole number >= 0; "
-                f"{int(bad.sum())} officer(s) are not: {_examples(label[bad])} "
-                f"(values {_examples(frame.loc[bad, 'visits_per_day'])}).",
-            )
-        )
-    working = frame.get("working_days", pd.Series(_DEFAULT_WORKING_DAYS, index=frame.index))
-    working = working.astype("str").fillna(_DEFAULT_WORKING_DAYS)
-    working = working.where(working.str.strip() != "", _DEFAULT_WORKING_DAYS)
-    day_tokens = _split_tokens(working, label)
-    day_index = day_tokens["token"].str.title().map({day: i for i, day in enumerate(_WEEKDAYS)})
-    unknown_day = day_index.isna()
-    if unknown_day.any():
-        problems.append(
-            _problem(
-                "staff",
-                "working_days",
-                "unknown_weekday",
-                day_tokens.loc[unknown_day, "owner"],
-                "Column 'working_days' of table 'staff' must list weekdays among "
-                f"{' '.join(_WEEKDAYS)}; unknown {_examples(day_tokens.loc[unknown_day, 'token'])} "
-                f"for officer(s) {_examples(day_tokens.loc[unknown_day, 'owner'])}.",
-            )
-        )
-    covers = frame.get("covers_branches", pd.Series(pd.NA, index=frame.index, dtype="str"))
-    cover_tokens = _split_tokens(covers, label)
-    home = frame["branch_id"].astype("str")
-    known = known_branches.union(pd.Index(home.dropna().unique()))
+    frame, branches_checked = _validated_staff(staff)
+    officer_id = frame["officer_id"]
+    home = frame["branch_id"]
+    # The contract fills blank working days and writes weekdays in canonical case.
+    day_tokens = _split_tokens(frame["working_days"], officer_id)
+    day_index = day_tokens["token"].map({day: i for i, day in enumerate(WEEKDAYS)})
+    cover_tokens = _split_tokens(frame["covers_branches"], officer_id)
+    known = known_branches.union(pd.Index(home.unique()))
     unknown_cover = ~cover_tokens["token"].isin(known)
-    if unknown_cover.any():
-        problems.append(
-            _problem(
-                "staff",
-                "covers_branches",
-                "unknown_branch",
-                cover_tokens.loc[unknown_cover, "owner"],
-                "Column 'covers_branches' of table 'staff' names branch(es) "
-                f"{_examples(cover_tokens.loc[unknown_cover, 'token'])} that are neither a "
-                "customer's branch in 'scores' nor an officer's home branch, for officer(s) "
-                f"{_examples(cover_tokens.loc[unknown_cover, 'owner'])}.",
-            )
+    if not branches_checked and unknown_cover.any():
+        raise_problems(
+            [
+                _problem(
+                    "staff",
+                    "covers_branches",
+                    "unknown_branch",
+                    cover_tokens.loc[unknown_cover, "owner"],
+                    "Column 'covers_branches' of table 'staff' names branch(es) "
+                    f"{_examples(cover_tokens.loc[unknown_cover, 'token'])} that are neither a "
+                    "customer's branch in 'scores' nor an officer's home branch, for officer(s) "
+                    f"{_examples(cover_tokens.loc[unknown_cover, 'owner'])}.",
+                )
+            ]
         )
-    absent = frame.get("absent_dates", pd.Series(pd.NA, index=frame.index, dtype="str"))
-    absent_tokens = _split_tokens(absent, label)
-    absent_day = pd.to_datetime(absent_tokens["token"], format="%Y-%m-%d", errors="coerce")
-    if absent_day.isna().any():
-        bad = absent_day.isna()
-        problems.append(
-            _problem(
-                "staff",
-                "absent_dates",
-                "not_a_date",
-                absent_tokens.loc[bad, "owner"],
-                "Column 'absent_dates' of table 'staff' must hold ISO dates (YYYY-MM-DD) "
-                f"separated by spaces; got {_examples(absent_tokens.loc[bad, 'token'])} for "
-                f"officer(s) {_examples(absent_tokens.loc[bad, 'owner'])}.",
-            )
-        )
-    _raise_problems(problems)
+    absent_tokens = _split_tokens(frame["absent_dates"], officer_id)
+    absent_day = parse_iso_dates(absent_tokens["token"])
 
     weekdays = pd.DataFrame({"row": day_tokens["row"], "day": day_index.to_numpy(dtype=np.int64)})
     weekdays = weekdays.drop_duplicates()
@@ -308,7 +229,7 @@ def prepare_staff(staff: pd.DataFrame, known_branches: pd.Index) -> dict[str, An
         {
             "officer_id": officer_id,
             "home": home,
-            "visits_per_day": visits.astype(np.int64),
+            "visits_per_day": frame["visits_per_day"],
             "weekday_mask": day_mask.reindex(frame.index, fill_value=0).astype(np.int64),
         }
     )
@@ -326,3 +247,16 @@ def prepare_staff(staff: pd.DataFrame, known_branches: pd.Index) -> dict[str, An
         }
     )
     return {"officers": officers, "coverage": coverage, "absences": absences}
+
+
+def staff_digest(staff: pd.DataFrame) -> bytes:
+    """Return a digest of the staff table's values, whatever their dtypes or row order.
+
+    Taken on the contract columns as :func:`~visitrisk.load_portfolio` types them, so the
+    same officers read from CSV text, from Parquet or from a portfolio give the same
+    digest (blank and absent optional columns alike); extra columns do not count.
+    """
+    frame, _ = _validated_staff(staff)
+    columns = [column.name for column in CONTRACT["staff"]]
+    ordered = frame[columns].sort_values(columns, kind="stable", ignore_index=True)
+    return pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes()

@@ -17,6 +17,16 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+# PROBLEM_COLUMNS and empty_problems are re-exported: modules that read problem reports
+# beside the tables (visitrisk.audit) import them from here.
+from visitrisk._problems import (
+    MAX_EXAMPLES,
+    PROBLEM_COLUMNS,
+    empty_problems,
+    problem,
+    problem_frame,
+)
+
 __all__ = [
     "CONTRACT",
     "NATURAL_KEYS",
@@ -47,9 +57,6 @@ TABLES: tuple[str, ...] = (
     "visits",
     "staff",
 )
-
-#: Columns of every problem report (errors in ``DataError``, ``Portfolio.warnings``).
-PROBLEM_COLUMNS: tuple[str, ...] = ("table", "column", "rule", "count", "examples", "message")
 
 REQUIRED_TABLES: tuple[str, ...] = ("customers", "loans", "installments", "payments")
 
@@ -163,17 +170,8 @@ _UTC_OFFSET = r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}:?\d{2})$"
 #: The contract's date format, optionally followed by a time of day.
 _ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
 
-_MAX_EXAMPLES = 5
-
 
 # --------------------------------------------------------------------------- problems
-
-
-def empty_problems(columns: Sequence[str] = PROBLEM_COLUMNS) -> pd.DataFrame:
-    """Return an empty problem report with typed columns."""
-    return pd.DataFrame(
-        {name: pd.Series(dtype="int64" if name == "count" else "str") for name in columns}
-    )
 
 
 @dataclass
@@ -251,23 +249,21 @@ class Problems:
     def _frame(self, severity: str) -> pd.DataFrame:
         records = [record for record in self._records if record.severity == severity]
         records.sort(key=self._rank)
-        if not records:
-            return empty_problems()
         rows = []
         for record in records:
             examples, key_name = self._examples(record)
+            message = _message(record, examples, key_name)
             rows.append(
-                {
-                    "table": record.table,
-                    "column": record.column,
-                    "rule": record.rule,
-                    "count": record.count or 0,
-                    "examples": ", ".join(examples),
-                    "message": _message(record, examples, key_name),
-                }
+                problem(
+                    record.table,
+                    record.column,
+                    record.rule,
+                    message,
+                    count=record.count or 0,
+                    examples=examples,
+                )
             )
-        frame = pd.DataFrame(rows, columns=list(PROBLEM_COLUMNS))
-        return frame.astype({"count": "int64"})
+        return problem_frame(rows)
 
     @staticmethod
     def _rank(record: _Record) -> tuple[int, int]:
@@ -283,10 +279,10 @@ class Problems:
 
     def _examples(self, record: _Record) -> tuple[list[str], str | None]:
         if record.rows is None:
-            return [str(value) for value in record.examples][:_MAX_EXAMPLES], record.key_name
+            return [str(value) for value in record.examples][:MAX_EXAMPLES], record.key_name
         # Several rows may share a key (duplicates): look a little further for distinct ones.
-        labels = self._labels(record.table, record.rows[: 10 * _MAX_EXAMPLES])
-        return list(dict.fromkeys(labels))[:_MAX_EXAMPLES], NATURAL_KEYS[record.table][0]
+        labels = self._labels(record.table, record.rows[: 10 * MAX_EXAMPLES])
+        return list(dict.fromkeys(labels))[:MAX_EXAMPLES], NATURAL_KEYS[record.table][0]
 
     def _labels(self, table: str, rows: np.ndarray) -> list[str]:
         """Name rows by natural key ("L001 on 2026-01-05"), or "row 7" when the id is blank."""
@@ -475,7 +471,7 @@ def _is_text_dtype(raw: pd.Series) -> bool:
 
 
 def _shown(values: pd.Series) -> list[str]:
-    return [str(value) for value in values.unique()[:_MAX_EXAMPLES]]
+    return [str(value) for value in values.unique()[:MAX_EXAMPLES]]
 
 
 def _by_value(
@@ -495,7 +491,7 @@ def _by_value(
     # Code -1 (a null in the input) picks the appended last element.
     missing = np.append(blank, True)[codes]
     unparsable = np.append(bad, False)[codes]
-    return values, missing, unparsable, text[bad].head(_MAX_EXAMPLES).tolist()
+    return values, missing, unparsable, text[bad].head(MAX_EXAMPLES).tolist()
 
 
 def _parse_text(raw: pd.Series) -> _Parsed:

@@ -43,13 +43,21 @@ def validate(
         bool,
         typer.Option("--allow-reversals", help="Accept negative payment rows (reversals)."),
     ] = False,
+    audit_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--audit-out", dir_okay=False, help="CSV file for every flagged visit record."
+        ),
+    ] = None,
 ) -> None:
-    """Check a folder of tables against the data contract.
+    """Check a folder of tables against the data contract, and audit the visit log.
 
-    Prints the rows read per table, every error and every warning. Exit code 1 when the
-    data breaks the contract, 0 otherwise.
+    Prints the rows read per table, every error and every warning, then the visit records
+    the audit flags (counts per reason, with examples) and the audit checks that could not
+    run. Exit code 1 when the data breaks the contract, 0 otherwise (flags are warnings).
     """
     # Imported here so that `visitrisk --help` does not pay for pandas and the readers.
+    from visitrisk.audit import audit_problems, audit_visits
     from visitrisk.contract import DataError, load_portfolio
 
     try:
@@ -59,6 +67,40 @@ def validate(
         raise typer.Exit(code=1) from None
     row_counts = {name: len(table) for name, table in portfolio.tables().items()}
     _print_report(row_counts, None, portfolio.warnings)
+    audit = audit_visits(portfolio)
+    _print_audit(audit, audit_problems(audit), audit_out)
+
+
+def _print_audit(audit: pd.DataFrame, problems: pd.DataFrame, audit_out: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from visitrisk._atomic import write_atomic
+
+    console = Console()
+    n_flagged = audit["visit_index"].nunique()
+    if not problems.empty:
+        table = Table(
+            title=f"Visit-log audit ({n_flagged:,} record(s) flagged)",
+            title_justify="left",
+            style="yellow",
+        )
+        table.add_column("rule")
+        table.add_column("records", justify="right")
+        table.add_column("examples / detail", overflow="fold")
+        for problem in problems.itertuples(index=False):
+            count = f"{problem.count:,}" if problem.count else "-"
+            shown = problem.examples if problem.count else problem.message
+            table.add_row(problem.rule, count, shown)
+        console.print(table)
+    console.print(
+        f"Visit-log audit: {n_flagged:,} of {audit.attrs['visits_audited']:,} visit record(s) "
+        f"flagged; {len(audit.attrs['skipped_checks'])} check(s) skipped."
+    )
+    if audit_out is not None:
+        audit_out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(audit_out, audit.to_csv(index=False).encode("utf-8"))
+        console.print(f"Flagged visit records written to {audit_out}")
 
 
 def _print_report(row_counts: dict, errors: pd.DataFrame | None, warnings: pd.DataFrame) -> None:
@@ -328,6 +370,8 @@ def _print_run_summary(result) -> None:
     console.print(table)
     for name, path in result.outputs.items():
         console.print(f"{name:>15}: {path}")
+    if summary.get("drift", {}).get("warning"):
+        console.print(f"[yellow]Warning:[/yellow] {summary['drift']['warning']}")
     tracking = summary.get("mlflow", {})
     if result.not_logged:
         console.print("[yellow]Not logged to MLflow:[/yellow] " + "; ".join(result.not_logged))
@@ -450,3 +494,108 @@ def explain(
     explanation = explain_uplift(load_model(model), pd.read_parquet(features))
     for name, path in explanation.save(out, lang=lang).items():
         typer.echo(f"{name}: {path}")
+
+
+@app.command()
+def measure(
+    data_dir: Annotated[
+        Path,
+        typer.Argument(exists=True, file_okay=False, help="Folder of contract tables."),
+    ],
+    plan: Annotated[
+        Path,
+        typer.Option(
+            "--plan", exists=True, file_okay=False, help="Output folder of the plan's run."
+        ),
+    ],
+    as_of: Annotated[str, typer.Option("--as-of", help="Measurement date (ISO).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the results (default: PLAN/measure).")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option("--tracking-uri", help="MLflow store (default: the plan's run's store)."),
+    ] = None,
+    plan_as_of: Annotated[
+        str | None,
+        typer.Option("--plan-as-of", help="The plan's as-of date (default: run_summary.json)."),
+    ] = None,
+    horizon: Annotated[int, typer.Option("--horizon", min=1, help="Cure horizon (days).")] = 60,
+    bands: Annotated[int, typer.Option("--bands", min=1, help="Predicted-uplift bands.")] = 3,
+) -> None:
+    """Measure the realised effect of an earlier plan: visit arm against the holdout.
+
+    Writes the effect table (CSV), the report (HTML, PNG) and logs the metrics to the MLflow
+    run that made the plan. Exit code 1 when the data break the contract or the plan's
+    horizon has not passed yet.
+    """
+    from rich.console import Console
+
+    from visitrisk.contract import DataError, load_portfolio
+    from visitrisk.measure import measure_plan, read_plan_folder
+
+    console = Console()
+    try:
+        portfolio = load_portfolio(data_dir)
+        plan_rows, run_summary = read_plan_folder(plan)
+        measurement = measure_plan(
+            portfolio,
+            plan_rows,
+            as_of,
+            plan_as_of=plan_as_of or run_summary.get("as_of"),
+            horizon=horizon,
+            n_bands=bands,
+        )
+    except DataError as error:
+        _print_report(error.row_counts, error.problems, error.warnings)
+        raise typer.Exit(code=1) from None
+    except (ValueError, FileNotFoundError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from None
+    paths = measurement.save(out if out is not None else plan / "measure")
+    console.print(_measurement_table(measurement))
+    for name, path in paths.items():
+        console.print(f"{name:>15}: {path}")
+    tracking = run_summary.get("mlflow") or {}
+    uri = tracking_uri or tracking.get("tracking_uri")
+    if tracking.get("run_id") and uri:
+        not_logged = measurement.log_to_mlflow(tracking["run_id"], uri, paths)
+        if not_logged:
+            console.print("[yellow]Not logged to MLflow:[/yellow] " + "; ".join(not_logged))
+        else:
+            console.print(f"Logged to MLflow run {tracking['run_id']} in {uri}")
+    else:
+        console.print(
+            "[yellow]No MLflow run recorded for this plan (no run_summary.json with a run "
+            "id): metrics not logged.[/yellow]"
+        )
+
+
+def _measurement_table(measurement) -> object:
+    from rich.table import Table
+
+    summary = measurement.summary
+    table = Table(
+        title=f"Realised effect of {summary['plan_id']} ({summary['plan_as_of']} + "
+        f"{summary['horizon']} days)",
+        title_justify="left",
+    )
+    headers = ("band", "metric", "unit", "visit / holdout", "effect", "95 % CI", "predicted")
+    for header in headers:
+        table.add_column(header, justify="left" if header in headers[:3] else "right")
+    for row in measurement.effects.to_dict("records"):
+        scale, unit = (100.0, "points") if row["unit"] == "share" else (1.0, "CNY")
+        table.add_row(
+            row["band"],
+            row["metric"],
+            unit,
+            f"{row['n_visit']:,} / {row['n_holdout']:,}",
+            f"{scale * row['effect']:+,.1f}",
+            f"[{scale * row['ci_low']:+,.1f}, {scale * row['ci_high']:+,.1f}]",
+            f"{scale * row['predicted_effect']:+,.1f}",
+        )
+    table.caption = (
+        f"{summary['visits_made']:,} of {summary['planned_visits']:,} planned visits made; "
+        f"{summary['holdout_visited']:,} holdout customers visited anyway."
+    )
+    return table

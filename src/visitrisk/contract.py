@@ -8,6 +8,7 @@ listing every problem found. Reading and typing live in :mod:`visitrisk._tables`
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,16 +18,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from visitrisk._problems import PROBLEM_COLUMNS, empty_problems
 from visitrisk._tables import (
     CONTRACT,
-    PROBLEM_COLUMNS,
     REQUIRED_TABLES,
     TABLES,
     VISIT_OUTCOMES,
     WEEKDAYS,
     Problems,
     TypedTable,
-    empty_problems,
     key_positions,
     parse_iso_dates,
     read_folder,
@@ -49,9 +49,9 @@ __all__ = [
     "load_portfolio",
 ]
 
-# TABLES (contract tables in dependency order), PROBLEM_COLUMNS (columns of every problem
-# report) and CONTRACT (every column, its kind, whether required) are defined beside the
-# readers in visitrisk._tables and are part of this module's public API.
+# TABLES (contract tables in dependency order) and CONTRACT (every column, its kind, whether
+# required) are defined beside the readers in visitrisk._tables, PROBLEM_COLUMNS (columns of
+# every problem report) in visitrisk._problems; all three are part of this module's public API.
 
 #: A loan whose payments exceed this multiple of its whole schedule gets a warning.
 _PAYMENT_EXCESS_RATIO = 1.5
@@ -59,9 +59,9 @@ _PAYMENT_EXCESS_RATIO = 1.5
 #: Working days of an officer whose ``working_days`` is blank.
 _DEFAULT_WORKING_DAYS = "Mon Tue Wed Thu Fri"
 
-
-def _empty_problems() -> pd.DataFrame:
-    return empty_problems()
+#: ``DataFrame.attrs`` key of a validated staff table: a digest of its values then, so that
+#: the planner can tell an unchanged :attr:`Portfolio.staff` from a table to check.
+_CHECKED_STAFF = "visitrisk.checked_staff"
 
 
 class DataError(ValueError):
@@ -90,7 +90,7 @@ class DataError(ValueError):
         row_counts: dict[str, int | None] | None = None,
     ) -> None:
         self.problems = problems.reset_index(drop=True)
-        self.warnings = _empty_problems() if warnings is None else warnings.reset_index(drop=True)
+        self.warnings = empty_problems() if warnings is None else warnings.reset_index(drop=True)
         self.row_counts = dict(row_counts or {})
         lines = [f"{len(self.problems)} problem(s) in the input tables:"]
         lines += [f"  - {message}" for message in self.problems["message"]]
@@ -123,7 +123,7 @@ class Portfolio:
     visits: pd.DataFrame
     staff: pd.DataFrame | None = None
     branches: pd.DataFrame | None = None
-    warnings: pd.DataFrame = field(default_factory=_empty_problems)
+    warnings: pd.DataFrame = field(default_factory=empty_problems)
     currency: str = "CNY"
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -301,7 +301,7 @@ def load_portfolio(
         installments=typed["installments"].finished(),
         payments=typed["payments"].finished(),
         visits=typed["visits"].finished() if "visits" in typed else typed_empty_table("visits"),
-        staff=_finished_staff(typed["staff"]) if "staff" in typed else None,
+        staff=_checked_staff(typed["staff"]) if "staff" in typed else None,
         branches=typed["branches"].finished() if "branches" in typed else None,
         warnings=problems.warnings(),
         currency=currency,
@@ -681,7 +681,28 @@ def _check_staff_tokens(typed: dict[str, TypedTable], problems: Problems) -> Non
     """Rules on the space-separated staff columns: weekdays, absent dates, covered branches."""
     if "staff" not in typed:
         return
-    staff = typed["staff"].frame
+    _check_staff_calendar(typed["staff"].frame, problems)
+    known = [typed["staff"].frame["branch_id"]]
+    if "customers" in typed:
+        known.append(typed["customers"].frame["branch_id"])
+    if "branches" in typed:
+        known.append(typed["branches"].frame["branch_id"])
+    known_branches = pd.concat(known, ignore_index=True).dropna().unique()
+    tokens = _tokens(typed["staff"].frame, "covers_branches")
+    bad = tokens[~tokens.isin(known_branches)]
+    if len(bad):
+        problems.error(
+            "staff",
+            "covers_branches",
+            "unknown_covered_branch",
+            "cover a branch_id found neither in branches nor in the branch_id of customers "
+            f"or staff ({_quoted(bad.unique()[:5])})",
+            rows=np.unique(bad.index.to_numpy()),
+        )
+
+
+def _check_staff_calendar(staff: pd.DataFrame, problems: Problems) -> None:
+    """Rules on ``working_days`` and ``absent_dates``, which need no other table."""
     weekdays = {day.lower() for day in WEEKDAYS}
     tokens = _tokens(staff, "working_days")
     bad = tokens[~tokens.str.lower().isin(weekdays)]
@@ -707,23 +728,52 @@ def _check_staff_tokens(typed: dict[str, TypedTable], problems: Problems) -> Non
             rows=np.unique(bad.index.to_numpy()),
         )
 
-    known = [typed["staff"].frame["branch_id"]]
-    if "customers" in typed:
-        known.append(typed["customers"].frame["branch_id"])
-    if "branches" in typed:
-        known.append(typed["branches"].frame["branch_id"])
-    known_branches = pd.concat(known, ignore_index=True).dropna().unique()
-    tokens = _tokens(staff, "covers_branches")
-    bad = tokens[~tokens.isin(known_branches)]
-    if len(bad):
-        problems.error(
-            "staff",
-            "covers_branches",
-            "unknown_covered_branch",
-            "cover a branch_id found neither in branches nor in the branch_id of customers "
-            f"or staff ({_quoted(bad.unique()[:5])})",
-            rows=np.unique(bad.index.to_numpy()),
+
+def _validated_staff(staff: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """Return a staff table typed and checked as :func:`load_portfolio` does it.
+
+    For the planner, which may be given a staff table that never went through
+    :func:`load_portfolio`. A :class:`Portfolio`'s staff, unchanged since (its values
+    still match the digest recorded then), is returned as it is. Any other table is typed
+    and held to every contract rule that needs no other table (columns, blanks, types,
+    unique ``officer_id``, ``visits_per_day >= 0``, weekdays, absent dates).
+
+    Returns
+    -------
+    staff : pandas.DataFrame
+        The typed table, as in :attr:`Portfolio.staff`.
+    branches_checked : bool
+        Whether the covered branches were checked too (against the portfolio's branches
+        and customers); when not, which branches may be covered is left to the caller.
+
+    Raises
+    ------
+    DataError
+        When the table breaks one of those rules (same rules and messages as
+        :func:`load_portfolio`).
+    """
+    recorded = staff.attrs.get(_CHECKED_STAFF)
+    if recorded is not None and recorded == _staff_digest(staff):
+        return staff, True
+    problems = Problems()
+    typed = {"staff": type_table("staff", staff, problems)}
+    problems.tables = typed
+    _check_values(typed, problems, allow_reversals=False)
+    _check_staff_calendar(typed["staff"].frame, problems)
+    if problems.has_errors:
+        raise DataError(
+            problems.errors(), warnings=problems.warnings(), row_counts={"staff": len(staff)}
         )
+    return _finished_staff(typed["staff"]), False
+
+
+def _staff_digest(staff: pd.DataFrame) -> str | None:
+    """Digest of the values of the contract columns of a typed staff table (None if absent)."""
+    names = [column.name for column in CONTRACT["staff"]]
+    if not set(names).issubset(staff.columns):
+        return None
+    hashes = pd.util.hash_pandas_object(staff[names], index=False).to_numpy()
+    return hashlib.sha256(hashes.tobytes()).hexdigest()
 
 
 def _finished_staff(table: TypedTable) -> pd.DataFrame:
@@ -735,6 +785,13 @@ def _finished_staff(table: TypedTable) -> pd.DataFrame:
     staff["working_days"] = days.where(days != "", _DEFAULT_WORKING_DAYS).fillna(
         _DEFAULT_WORKING_DAYS
     )
+    return staff
+
+
+def _checked_staff(table: TypedTable) -> pd.DataFrame:
+    """Finished staff of a portfolio, marked so that the planner need not check it again."""
+    staff = _finished_staff(table)
+    staff.attrs[_CHECKED_STAFF] = _staff_digest(staff)
     return staff
 
 

@@ -63,6 +63,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+# Re-exported here, where they were first defined; they live with the feature registry.
+from visitrisk.feature_catalog import CATEGORY_LABELS_ZH, category_label
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -90,34 +93,6 @@ _PAIRS_PER_CALL = 50_000
 _MAX_REWRITTEN_NODES = 5_000_000
 
 Lang = Literal["en", "zh"]
-
-
-#: Readable labels of the registry's category values; English replaces underscores.
-CATEGORY_LABELS_ZH: dict[str, str] = {
-    # products
-    "farm_operating": "农业经营贷",
-    "farm_equipment": "农机具贷",
-    "consumer": "消费贷",
-    "mortgage": "住房按揭",
-    "microbusiness": "小微经营贷",
-    # segments
-    "farmer": "农户",
-    "cooperative": "合作社",
-    "small_business": "个体工商户",
-    "salaried": "工薪",
-    # visit outcomes
-    "met": "见到本人",
-    "promise_to_pay": "承诺还款",
-    "paid_on_site": "现场还款",
-    "restructure_requested": "申请重组",
-    "refused": "拒绝",
-    "not_found": "未见到本人",
-    # roll direction of the delinquency bucket
-    "back": "好转",
-    "stable": "不变",
-    "forward": "恶化",
-    "other": "其他",
-}
 
 
 # --------------------------------------------------------------------------- result
@@ -755,14 +730,6 @@ def _registry() -> pd.DataFrame:
     from visitrisk.feature_catalog import feature_registry
 
     return feature_registry()
-
-
-def category_label(value: Any, lang: Lang) -> str:
-    """Readable label of a category value (translated to Chinese when known)."""
-    text = str(value)
-    if lang == "zh":
-        return CATEGORY_LABELS_ZH.get(text, text.replace("_", " "))
-    return text.replace("_", " ")
 
 
 def _check_lang(lang: str) -> None:

@@ -2,7 +2,9 @@
 
 Each feature has a name, a group, a unit, a description in English and in Chinese
 (zh-CN), what a missing value (NaN) means, and a template in each language that phrases
-the feature as a reason for a risk officer, filled with the customer's own value::
+the feature as a reason for a risk officer, filled with the customer's own value; a
+categorical value is filled with its label (:func:`category_label`, Chinese labels in
+:data:`CATEGORY_LABELS_ZH`). Every text a risk officer reads about a feature is here::
 
     >>> from visitrisk.feature_catalog import FEATURES
     >>> FEATURES["late_caught_up_12m"].reason_en.format(value=3)
@@ -15,10 +17,21 @@ as_of]``; windows named ``…_Nd`` are days, ``(as_of - N days, as_of]``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import pandas as pd
 
-__all__ = ["FEATURES", "FEATURE_GROUPS", "UNITS", "Feature", "feature_registry"]
+from visitrisk._tables import VISIT_OUTCOMES as CONTRACT_VISIT_OUTCOMES
+
+__all__ = [
+    "CATEGORY_LABELS_ZH",
+    "FEATURES",
+    "FEATURE_GROUPS",
+    "UNITS",
+    "Feature",
+    "category_label",
+    "feature_registry",
+]
 
 #: Feature groups, in the order columns appear in the feature frame.
 FEATURE_GROUPS: tuple[str, ...] = ("state", "history", "payment", "schedule", "visits", "context")
@@ -90,15 +103,58 @@ PRODUCTS: tuple[str, ...] = (
     "microbusiness",
     "other",
 )
-VISIT_OUTCOMES: tuple[str, ...] = (
-    "met",
-    "promise_to_pay",
-    "paid_on_site",
-    "restructure_requested",
-    "refused",
-    "not_found",
-    "other",
-)
+#: Categories of ``last_visit_outcome``: the contract's values of ``visits.outcome``.
+VISIT_OUTCOMES: tuple[str, ...] = CONTRACT_VISIT_OUTCOMES
+
+#: Chinese labels of the category values above (English shows the value, ``_`` as space).
+CATEGORY_LABELS_ZH: dict[str, str] = {
+    # products
+    "farm_operating": "农业经营贷",
+    "farm_equipment": "农机具贷",
+    "consumer": "消费贷",
+    "mortgage": "住房按揭",
+    "microbusiness": "小微经营贷",
+    # segments
+    "farmer": "农户",
+    "cooperative": "合作社",
+    "small_business": "个体工商户",
+    "salaried": "工薪",
+    # visit outcomes
+    "met": "见到本人",
+    "promise_to_pay": "承诺还款",
+    "paid_on_site": "现场还款",
+    "restructure_requested": "申请重组",
+    "refused": "拒绝",
+    "not_found": "未见到本人",
+    # roll direction of the delinquency bucket
+    "back": "好转",
+    "stable": "不变",
+    "forward": "恶化",
+    "other": "其他",
+}
+
+
+def category_label(value: object, lang: Literal["en", "zh"]) -> str:
+    """Return the label a risk officer reads for a category value.
+
+    Parameters
+    ----------
+    value : object
+        A category of a categorical feature (``"small_business"``).
+    lang : {"en", "zh"}
+        Language: English spells the value with spaces (``"small business"``), Chinese
+        uses :data:`CATEGORY_LABELS_ZH` (the English spelling for a value it lacks).
+
+    Returns
+    -------
+    str
+        The label.
+    """
+    text = str(value)
+    if lang == "zh":
+        return CATEGORY_LABELS_ZH.get(text, text.replace("_", " "))
+    return text.replace("_", " ")
+
 
 _NEVER_PAID = ("No payment received up to the as-of date.", "截至观察日从未收到还款。")
 _NO_VISIT = ("Never visited up to the as-of date.", "截至观察日从未走访。")

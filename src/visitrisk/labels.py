@@ -62,7 +62,9 @@ class TrainingSet:
         ``treatment_window`` and ``horizon`` (days), ``min_dpd``, ``data_end``,
         ``snapshots`` (used), ``censored_snapshots``, ``feature_names``, ``input_digest``
         (SHA-256 of the input tables), ``dropped`` (rows left out, by reason:
-        ``censored``, ``do_not_visit``, ``cured_in_window``) and ``construction``.
+        ``censored``, ``do_not_visit``, ``cured_in_window``), ``construction`` and
+        ``flagged_visits_excluded`` (visit records left out of the treatment by
+        ``exclude_flagged_visits``; None when the option is off).
     """
 
     X: pd.DataFrame
@@ -215,6 +217,7 @@ def build_training_set(
     min_dpd: int = 1,
     *,
     data_end: str | _dt.date | pd.Timestamp | None = None,
+    exclude_flagged_visits: bool = False,
 ) -> TrainingSet:
     """Build uplift training rows: features, treatment and cure outcome per snapshot.
 
@@ -277,6 +280,16 @@ def build_training_set(
     data_end : date, optional
         Last day covered by the payment and visit logs. Default: the latest payment or
         visit date (:func:`last_observed_day`).
+    exclude_flagged_visits : bool, default False
+        Leave the visit records flagged by :func:`visitrisk.audit_visits` (default
+        thresholds) out of the treatment; their number is
+        ``metadata["flagged_visits_excluded"]``. The treatment then reads "visited at least
+        once in the window by a record the audit accepts": a row whose only visits in the
+        window were flagged counts as not visited. That is right when the flagged records
+        were never made (a visit logged without going), and wrong when they were real
+        visits logged badly (a wrong date or officer), which then sit in the control arm
+        and pull the estimated effect towards 0. The features are unchanged (they read
+        the whole log, as scoring does), and rows are neither added nor removed.
 
     Returns
     -------
@@ -304,6 +317,8 @@ def build_training_set(
             "horizon", _FUNCTION, f"at least treatment_window ({treatment_window} days)", horizon
         )
     min_dpd = _check_min_dpd(min_dpd, _FUNCTION)
+    if not isinstance(exclude_flagged_visits, bool | np.bool_):
+        raise _param_error("exclude_flagged_visits", _FUNCTION, "a bool", exclude_flagged_visits)
     end = (
         last_observed_day(portfolio)
         if data_end is None
@@ -344,6 +359,9 @@ def build_training_set(
     )
 
     visits = book.visits.loc[book.visits["visit_day"].to_numpy() <= end_day]
+    flagged_excluded = None
+    if exclude_flagged_visits:
+        visits, flagged_excluded = _without_flagged_visits(portfolio, visits)
     first_visit = _next_event_day(
         visits["customer"].to_numpy(), visits["visit_day"].to_numpy(), row_customer, row_stamp
     )
@@ -376,6 +394,7 @@ def build_training_set(
         "input_digest": _input_digest(portfolio),
         "dropped": dict(dropped),
         "construction": "landmark at the end of the treatment window",
+        "flagged_visits_excluded": flagged_excluded,
     }
     return TrainingSet(
         X=features_frame,
@@ -439,3 +458,15 @@ def _cure_day(
         )
     run_end = run_end.astype(np.int64)
     return np.where(run_end < end_day, run_end + 1, np.int64(2**40))
+
+
+def _without_flagged_visits(portfolio: Portfolio, visits: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Drop the book's visit rows that the audit flags; return the rest and how many.
+
+    Book visit rows are positions in ``portfolio.visits``.
+    """
+    from visitrisk.audit import audit_visits
+
+    flagged_index = audit_visits(portfolio)["visit_index"].unique()
+    flagged = np.isin(visits.index.to_numpy(), portfolio.visits.index.get_indexer(flagged_index))
+    return visits.loc[~flagged], int(flagged.sum())

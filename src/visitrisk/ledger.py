@@ -30,7 +30,8 @@ import pyarrow.compute as pc
 
 from visitrisk._grouped import cumsum_within, run_starts, search_in_groups, sort_order
 from visitrisk._idcodes import encode_ids, id_column
-from visitrisk.contract import PROBLEM_COLUMNS, DataError
+from visitrisk._problems import problem, problem_frame, raise_problems, require_columns
+from visitrisk.contract import DataError
 
 __all__ = ["customer_ledger", "loan_ledger", "settle_installments"]
 
@@ -50,54 +51,25 @@ _NO_DAY = np.int64(np.iinfo(np.int64).min)
 # --------------------------------------------------------------------------------------
 
 
-def _problem(table: str, column: str, rule: str, examples: Any, count: int, message: str) -> dict:
-    shown = [str(value) for value in list(examples)[:5]]
-    return {
-        "table": table,
-        "column": column,
-        "rule": rule,
-        "count": int(count),
-        "examples": ", ".join(shown),
-        "message": message,
-    }
-
-
-def _raise_problems(problems: list[dict]) -> None:
-    if problems:
-        raise DataError(pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS)))
-
-
 def _require_columns(frame: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"The '{table}' table must be a pandas DataFrame. Got {type(frame)}.")
-    missing = [column for column in columns if column not in frame.columns]
-    _raise_problems(
-        [
-            _problem(
-                table,
-                column,
-                "missing_column",
-                [],
-                len(frame),
-                f"{table}: required column '{column}' is missing.",
-            )
-            for column in missing
-        ]
-    )
+    message = "{table}: required column '{column}' is missing."
+    require_columns(frame, table, columns, message, count=len(frame))
 
 
 def _encode_ids(columns: dict[str, Any], column: str) -> tuple[pa.Array, dict[str, np.ndarray]]:
     """Codes of id columns in one sorted vocabulary; a missing id raises a DataError."""
     vocabulary, codes = encode_ids(columns)
-    _raise_problems(
+    raise_problems(
         [
-            _problem(
+            problem(
                 table,
                 column,
                 "null",
-                [f"row {row}" for row in np.flatnonzero(table_codes < 0)[:5]],
-                int((table_codes < 0).sum()),
                 f"{table}: {int((table_codes < 0).sum())} row(s) have no {column}.",
+                count=int((table_codes < 0).sum()),
+                examples=[f"row {row}" for row in np.flatnonzero(table_codes < 0)[:5]],
             )
             for table, table_codes in codes.items()
             if (table_codes < 0).any()
@@ -141,16 +113,15 @@ def _day_numbers(frame: pd.DataFrame, table: str, column: str, examples: _Exampl
     if isinstance(dates.dtype, pd.DatetimeTZDtype):
         dates = dates.dt.tz_localize(None)
     if not pd.api.types.is_datetime64_dtype(dates.dtype):
-        _raise_problems(
+        raise_problems(
             [
-                _problem(
+                problem(
                     table,
                     column,
                     "not_a_date",
-                    [],
-                    len(frame),
                     f"{table}: column '{column}' must hold dates (datetime64), "
                     f"got {dates.dtype}; convert it with pandas.to_datetime first.",
+                    count=len(frame),
                 )
             ]
         )
@@ -158,15 +129,15 @@ def _day_numbers(frame: pd.DataFrame, table: str, column: str, examples: _Exampl
     # NaT is the smallest int64: a minimum (no mask) tells whether any date is missing.
     if len(values) and values.view(np.int64).min() == _NO_DAY:
         missing = values.view(np.int64) == _NO_DAY
-        _raise_problems(
+        raise_problems(
             [
-                _problem(
+                problem(
                     table,
                     column,
                     "null",
-                    examples(missing),
-                    int(missing.sum()),
                     f"{table}: {int(missing.sum())} row(s) have no {column}.",
+                    count=int(missing.sum()),
+                    examples=examples(missing),
                 )
             ]
         )
@@ -186,18 +157,16 @@ def _cents(
         amounts = frame[column].to_numpy(dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise DataError(
-            pd.DataFrame(
+            problem_frame(
                 [
-                    _problem(
+                    problem(
                         table,
                         column,
                         "not_a_number",
-                        [],
-                        len(frame),
                         f"{table}: column '{column}' must hold numbers ({error}).",
+                        count=len(frame),
                     )
-                ],
-                columns=list(PROBLEM_COLUMNS),
+                ]
             )
         ) from error
     problems = []
@@ -205,13 +174,13 @@ def _cents(
     if not np.isfinite(amounts.sum()) and not np.isfinite(amounts).all():
         bad = ~np.isfinite(amounts)
         problems.append(
-            _problem(
+            problem(
                 table,
                 column,
                 "not_finite",
-                examples(bad),
-                int(bad.sum()),
                 f"{table}: {int(bad.sum())} row(s) have a missing or infinite {column}.",
+                count=int(bad.sum()),
+                examples=examples(bad),
             )
         )
     # (A NaN makes the minimum NaN: then look row by row.)
@@ -219,16 +188,16 @@ def _cents(
         negative = amounts < 0
         if negative.any():
             problems.append(
-                _problem(
+                problem(
                     table,
                     column,
                     "negative",
-                    examples(negative),
-                    int(negative.sum()),
                     f"{table}: {int(negative.sum())} row(s) have a negative {column}.",
+                    count=int(negative.sum()),
+                    examples=examples(negative),
                 )
             )
-    _raise_problems(problems)
+    raise_problems(problems)
     cents = amounts * 100.0
     return np.rint(cents, out=cents)
 
@@ -598,15 +567,15 @@ def _loan_rows(state_ids: pd.Series, loan_ids: pd.Series) -> np.ndarray:
     vocabulary, codes = _encode_ids({"loan_state": run_ids, "loans": loan_ids}, "loan_id")
     loan_codes, run_codes = codes["loans"], codes["loan_state"]
     repeated = np.flatnonzero(np.bincount(loan_codes, minlength=len(vocabulary)) > 1)
-    _raise_problems(
+    raise_problems(
         [
-            _problem(
+            problem(
                 "loans",
                 "loan_id",
                 "not_unique",
-                vocabulary.take(pa.array(repeated[:5])).to_pylist(),
-                len(repeated),
                 f"loans: loan_id must be unique; {len(repeated)} id(s) appear more than once.",
+                count=len(repeated),
+                examples=vocabulary.take(pa.array(repeated[:5])).to_pylist(),
             )
         ]
         if len(repeated)
@@ -616,15 +585,15 @@ def _loan_rows(state_ids: pd.Series, loan_ids: pd.Series) -> np.ndarray:
     row_of_code[loan_codes] = np.arange(len(loan_codes))
     run_rows = row_of_code[run_codes]
     unknown = np.unique(run_codes[run_rows < 0])
-    _raise_problems(
+    raise_problems(
         [
-            _problem(
+            problem(
                 "loan_state",
                 "loan_id",
                 "unknown_loan",
-                vocabulary.take(pa.array(unknown[:5])).to_pylist(),
-                len(unknown),
                 f"loan_state: {len(unknown)} loan id(s) are not in the loans table.",
+                count=len(unknown),
+                examples=vocabulary.take(pa.array(unknown[:5])).to_pylist(),
             )
         ]
         if len(unknown)

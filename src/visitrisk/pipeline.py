@@ -9,7 +9,10 @@ This module only assembles stages; the logic of each lives in its own module. A 
 3. fits the model on the earlier snapshots and evaluates it on the latest ones with the
    inverse-propensity and doubly-robust estimators (:func:`visitrisk.evaluate`), then
    refits the same specification on every labelled snapshot to score;
-4. scores and explains every customer delinquent on the as-of date;
+4. scores and explains every customer delinquent on the as-of date, and compares them
+   with the training population (population stability of every feature and of the
+   uplift score, :func:`visitrisk.drift_report`; a :class:`~visitrisk.drift.DriftWarning`
+   when the scores' index is 0.25 or more);
 5. plans the visits with the staff table (:func:`visitrisk.plan_visits`);
 6. writes the reports and ``run_summary.json`` and logs the run to MLflow.
 """
@@ -20,6 +23,7 @@ import io
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,7 +58,7 @@ class RunResult:
     outputs : dict of str to pathlib.Path
         Every file written, by name (``plan_csv``, ``exclusions_csv``, ``xlsx``, ``html``,
         ``evaluation_png``, ``figures`` (the folder of SHAP figures), ``scores``,
-        ``run_summary``).
+        ``drift_csv``, ``run_summary``).
     summary : dict
         The content of ``run_summary.json``.
     not_logged : list of str
@@ -135,6 +139,7 @@ def run(
         When the tables break the data contract (before anything is written).
     """
     from visitrisk.contract import DataError, Portfolio, load_portfolio
+    from visitrisk.drift import DriftWarning, drift_report, score_drift_warning
     from visitrisk.evaluation import evaluate
     from visitrisk.experiment import split_by_time
     from visitrisk.explain import explain
@@ -186,6 +191,16 @@ def run(
     with step("score", f"Scoring customers delinquent on {as_of.date()}"):
         features = build_features(portfolio, as_of, population="delinquent", min_dpd=min_dpd)
         scores = _scores_for_planning(model.score(features), features, portfolio, as_of)
+    with step("drift", "Comparing the customers scored with the training population"):
+        # The reference scores come from the scoring model, on the rows it learned from.
+        drift = drift_report(
+            training_set.X, features, model.predict(training_set.X), scores["uplift"]
+        )
+        drift_path = out / "drift.csv"
+        write_atomic(drift_path, drift.to_csv(index=False).encode("utf-8"))
+        drift_warning = score_drift_warning(drift)
+        if drift_warning:
+            warnings.warn(drift_warning, DriftWarning, stacklevel=2)
     with step("explain", "Explaining every score"):
         explanation = explain(model, features, random_state=seed)
         scores = scores.join(explanation.reasons(lang=lang, n=3))
@@ -216,6 +231,7 @@ def run(
         _save_figure(evaluation.plot(), figure_path)
         outputs["evaluation_png"] = figure_path
         outputs["scores"] = scores_path
+        outputs["drift_csv"] = drift_path
         outputs["figures"] = out / "figures"
 
     metrics = evaluation.to_dict()
@@ -242,6 +258,13 @@ def run(
             "holdout": int((plan.plan["arm"] == "holdout").sum()),
             "excluded": len(plan.exclusions),
         },
+        "drift": {
+            "uplift_score_psi": float(drift.set_index("feature").at["uplift_score", "psi"]),
+            "major_features": drift.loc[
+                (drift["band"] == "major") & ~drift["calendar"], "feature"
+            ].tolist(),
+            "warning": drift_warning,
+        },
         "timings_seconds": timings,
     }
 
@@ -256,6 +279,7 @@ def run(
             features=features,
             files=[outputs["plan_csv"], outputs["exclusions_csv"], figure_path, *shap_figures],
             model_params=uplift_model_params(model),
+            drift=drift,
         )
     summary["not_logged"] = not_logged
     summary_path = out / "run_summary.json"
@@ -266,18 +290,13 @@ def run(
 
 
 def _missing_staff_problem() -> pd.DataFrame:
-    from visitrisk.contract import PROBLEM_COLUMNS
+    from visitrisk._problems import problem, problem_frame
 
-    row = {
-        "table": "staff",
-        "column": "",
-        "rule": "missing_table",
-        "count": 0,
-        "examples": "",
-        "message": "staff: the table is needed to plan visits (officers, working days, "
-        "visits per day) and was not given (rule missing_table).",
-    }
-    return pd.DataFrame([row], columns=list(PROBLEM_COLUMNS))
+    message = (
+        "staff: the table is needed to plan visits (officers, working days, "
+        "visits per day) and was not given (rule missing_table)."
+    )
+    return problem_frame([problem("staff", "", "missing_table", message)])
 
 
 def _model_from_spec(model_spec: str | os.PathLike[str] | None, seed: int) -> tuple[Any, dict]:
@@ -341,7 +360,9 @@ def _log_run(
     features: pd.DataFrame,
     files: list[Path],
     model_params: dict[str, str],
+    drift: pd.DataFrame,
 ) -> list[str]:
+    from visitrisk.drift import drift_metrics
     from visitrisk.tracking import promote, start_run
 
     train, test = training
@@ -372,6 +393,8 @@ def _log_run(
         run_log.log_training_set(test, "test")
         run_log.log_evaluation(evaluation)
         run_log.log_metrics(plan_metrics)
+        run_log.log_metrics(drift_metrics(drift))
+        run_log.log_table(drift, "drift/drift.csv")
         for path in files:
             run_log.log_file(path, "plan" if path.suffix == ".csv" else "figures")
         logged = run_log.log_model(model, features, registered_model_name=REGISTERED_MODEL_NAME)

@@ -67,7 +67,12 @@ import numpy as np
 import pandas as pd
 
 from visitrisk._plan_capacity import crew_days, select
-from visitrisk._plan_inputs import REQUIRED_SCORE_COLUMNS, prepare_scores, prepare_staff
+from visitrisk._plan_inputs import (
+    REQUIRED_SCORE_COLUMNS,
+    prepare_scores,
+    prepare_staff,
+    staff_digest,
+)
 from visitrisk._plan_routes import order_stops
 
 __all__ = [
@@ -299,8 +304,7 @@ def _plan_id(
 ) -> str:
     digest = hashlib.sha256()
     digest.update(pd.util.hash_pandas_object(scores, index=False).to_numpy().tobytes())
-    staff_text = staff.astype("str").sort_values(list(staff.columns)).reset_index(drop=True)
-    digest.update(pd.util.hash_pandas_object(staff_text, index=False).to_numpy().tobytes())
+    digest.update(staff_digest(staff))
     settings = {"start": start.date().isoformat(), "days": days, "holdout": holdout}
     settings |= {"seed": seed, "rules": asdict(rules)}
     digest.update(json.dumps(settings, sort_keys=True).encode())
@@ -561,7 +565,10 @@ def plan_visits(
     staff : pandas.DataFrame
         The contract's staff table: ``officer_id``, ``branch_id``, ``visits_per_day``,
         and optionally ``working_days`` (default ``"Mon Tue Wed Thu Fri"``),
-        ``covers_branches`` and ``absent_dates`` (space-separated).
+        ``covers_branches`` and ``absent_dates`` (space-separated). Best passed as
+        :attr:`Portfolio.staff <visitrisk.Portfolio>`, which :func:`~visitrisk.load_portfolio`
+        has checked; any other table is held to the same rules here, and its covered
+        branches must be branches of ``scores`` or home branches.
     start : str or pandas.Timestamp
         First day of the plan.
     days : int
@@ -584,7 +591,8 @@ def plan_visits(
     ------
     DataError
         If ``scores`` or ``staff`` break what the planner needs (missing columns, duplicate
-        ids, negative ``visits_per_day``, unknown weekdays or covered branches, ...).
+        ids, negative ``visits_per_day``, unknown weekdays or covered branches, ...); a
+        staff table breaks the rules of :func:`~visitrisk.load_portfolio`, with its codes.
     ValueError
         If a parameter is out of range.
 

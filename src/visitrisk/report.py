@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 
 from visitrisk._atomic import write_atomic
+from visitrisk._problems import MAX_EXAMPLES, problem, raise_problems, require_columns
 from visitrisk._report_excel import excel_bytes
 from visitrisk._report_html import html_page
 from visitrisk._report_text import FORMULA_START, KIND, LANGUAGES
-from visitrisk.contract import PROBLEM_COLUMNS, DataError
 from visitrisk.planning import EXCLUSION_COLUMNS, PLAN_COLUMNS
 
 __all__ = [
@@ -72,35 +72,18 @@ _NAME_SEPARATOR = r"\s·・.\-"
 
 
 def _problem(table: str, column: str, rule: str, ids: pd.Series, message: str) -> dict:
-    examples = ", ".join(repr(value) for value in ids.astype(str).head(5))
-    return {
-        "table": table,
-        "column": column,
-        "rule": rule,
-        "count": len(ids),
-        "examples": examples,
-        "message": f"{message} ({len(ids)} row(s), e.g. customer_id {examples}).",
-    }
+    """Return a problem naming rows by their quoted customer_id, in the message too."""
+    shown = [repr(value) for value in ids.astype(str).head(MAX_EXAMPLES)]
+    message = f"{message} ({len(ids)} row(s), e.g. customer_id {', '.join(shown)})."
+    return problem(table, column, rule, message, count=len(ids), examples=shown)
 
 
 def _typed(frame: Any, table: str, columns: tuple[str, ...]) -> pd.DataFrame:
     """Return the exported columns of ``frame``, typed, or raise DataError listing problems."""
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"The '{table}' argument must be a pandas DataFrame. Got {frame!r}.")
-    missing = [name for name in columns if name not in frame.columns]
-    if missing:
-        problems = [
-            {
-                "table": table,
-                "column": name,
-                "rule": "missing_column",
-                "count": len(frame),
-                "examples": "",
-                "message": f"{table} has no column {name!r}, which the data contract requires.",
-            }
-            for name in missing
-        ]
-        raise DataError(pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS)))
+    message = "{table} has no column {column!r}, which the data contract requires."
+    require_columns(frame, table, columns, message, count=len(frame))
     keep = list(columns) + [name for name in OPTIONAL_COLUMNS if name in frame.columns]
     out = frame.loc[:, keep].reset_index(drop=True)
     ids = out["customer_id"]
@@ -154,8 +137,7 @@ def _typed(frame: Any, table: str, columns: tuple[str, ...]) -> pd.DataFrame:
                 f"every row of {table} needs a reason",
             )
         )  # fmt: skip
-    if problems:
-        raise DataError(pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS)))
+    raise_problems(problems)
     return out
 
 

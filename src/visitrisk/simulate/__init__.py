@@ -5,6 +5,8 @@ with latent traits, loans with monthly and seasonal schedules, and staff; it the
 book day by day (payments, misses, cures, partial payments, visits chosen the way banks
 choose today) up to the as-of date, and returns every contract table together with the
 exact effect of a visit for each customer delinquent on that date.
+:func:`simulate_forward` continues such a world past its as-of date with a visit plan
+carried out, so that the effect of a plan can be measured against the truth.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pandas as pd
 
 from visitrisk.contract import Portfolio, load_portfolio
 from visitrisk.simulate._dynamics import Recorder, State, historic_visits, initial_state, run
+from visitrisk.simulate._forward import simulate_forward
 from visitrisk.simulate._tables import Ids, contract_tables, spells_table, truth_table
 from visitrisk.simulate._truth import exact_truth
 from visitrisk.simulate._world import (
@@ -32,7 +35,7 @@ from visitrisk.simulate._world import (
     make_staff,
 )
 
-__all__ = ["SimulatedPortfolio", "simulate_portfolio"]
+__all__ = ["SimulatedPortfolio", "simulate_forward", "simulate_portfolio"]
 
 Effect = Literal["heterogeneous", "none"]
 

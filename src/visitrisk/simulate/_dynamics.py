@@ -422,28 +422,42 @@ def present_officers(world: World, day: int | None) -> np.ndarray:
     return present
 
 
-def branch_capacity(world: World, present: np.ndarray) -> np.ndarray:
-    """Visits a day each branch's ``present`` officers can make (their home branch only)."""
+def branch_capacity(
+    world: World, present: np.ndarray, visits_per_day: np.ndarray | None = None
+) -> np.ndarray:
+    """Visits a day each branch's ``present`` officers can make (their home branch only).
+
+    ``visits_per_day`` replaces the officers' capacity (e.g. what a plan left free).
+    """
     staff = world.staff
+    per_officer = staff.visits_per_day if visits_per_day is None else visits_per_day
     return np.bincount(
         staff.branch[present],
-        weights=staff.visits_per_day[present],
+        weights=per_officer[present],
         minlength=len(world.places.branch_lat),
     )
 
 
 def visit_probability(
-    world: World, state: State, day: int, capacity: np.ndarray
+    world: World,
+    state: State,
+    day: int,
+    capacity: np.ndarray,
+    excluded: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return each delinquent customer's chance of a visit at the end of ``day``.
 
     Weights follow how banks choose today: over 30 (and over 90) days past due first, then
     larger arrears, nearer villages, fewer recently visited; each branch's expected number of
-    visits equals its capacity, and no chance exceeds 0.9. Customers flagged do-not-visit
-    and branches without capacity get none. Returns (customers, probabilities).
+    visits equals its capacity, and no chance exceeds 0.9. Customers flagged do-not-visit,
+    customers of the ``excluded`` mask (e.g. those a visit plan has reserved) and branches
+    without capacity get none. Returns (customers, probabilities).
     """
     people = world.people
-    customers = np.flatnonzero((state.since < day) & ~people.do_not_visit)
+    visitable = (state.since < day) & ~people.do_not_visit
+    if excluded is not None:
+        visitable &= ~excluded
+    customers = np.flatnonzero(visitable)
     loans, owner = loans_of(world.book, customers)
     owed = np.maximum(state.due[loans] - state.paid[loans], 0)
     arrears = np.bincount(owner, weights=owed, minlength=len(customers)) / 100
@@ -528,27 +542,38 @@ def make_visits(
 
 
 def historic_visits(
-    world: World, state: State, day: int, rng: np.random.Generator, recorder: Recorder
+    world: World,
+    state: State,
+    day: int,
+    rng: np.random.Generator,
+    recorder: Recorder,
+    excluded: np.ndarray | None = None,
+    slots_used: np.ndarray | None = None,
 ) -> None:
     """Visits the bank makes at the end of ``day`` under its historic policy.
 
     Officers present that day (their weekdays, not on leave) visit their home branch's
     customers; in pilot branches (every fifth) the last 120 days of history were planned,
-    so those visits carry a plan id.
+    so those visits carry a plan id. A forward simulation passes the customers a visit plan
+    has reserved (``excluded``, a mask over customers) and the visits each officer already
+    made that day for the plan (``slots_used``): the policy fills only what is left.
     """
+    staff = world.staff
+    visits_per_day = staff.visits_per_day
+    if slots_used is not None:
+        visits_per_day = np.maximum(visits_per_day - slots_used, 0)
     present = present_officers(world, day)
-    capacity = branch_capacity(world, present)
+    capacity = branch_capacity(world, present, visits_per_day)
     if not capacity.any():
         return
-    customers, probability = visit_probability(world, state, day, capacity)
+    customers, probability = visit_probability(world, state, day, capacity, excluded)
     branch = world.people.branch[customers]
     chosen = _systematic_sample(rng, branch, probability, len(capacity))
     customers, branch = customers[chosen], branch[chosen]
 
     # The j-th visit of a branch goes to the j-th capacity slot of its officers that day.
-    staff = world.staff
     officer_ids = np.flatnonzero(present)
-    slots = np.repeat(officer_ids, staff.visits_per_day[officer_ids])
+    slots = np.repeat(officer_ids, visits_per_day[officer_ids])
     slot_branch = staff.branch[slots]
     slot_start = np.searchsorted(slot_branch, np.arange(len(capacity)))
     order = np.argsort(branch, kind="stable")
