@@ -203,7 +203,7 @@ def _lightgbm_models(learner):
     if isinstance(learner, TLearner):
         return [learner.control_model_, learner.treated_model_], []
     if isinstance(learner, SLearner):
-        return [], [learner.model_]
+        return [learner.model_], []
     propensity = list(learner.propensity_model_.models_)
     if isinstance(learner, XLearner):
         return (
@@ -213,22 +213,34 @@ def _lightgbm_models(learner):
     return propensity + learner.control_models_ + learner.treated_models_, [learner.final_model_]
 
 
+@pytest.fixture(scope="module")
+def early_stopped(confounded):
+    X, y, t, groups = (part[:2000] for part in confounded)
+    return {
+        name: make().set_params(early_stopping_rounds=5).fit(X, y, t, groups=groups)
+        for name, make in LEARNERS.items()
+    }
+
+
 @pytest.mark.parametrize("name", list(LEARNERS))
-def test_outcome_and_propensity_models_are_early_stopped(fitted, name):
-    stopped, complete = _lightgbm_models(fitted[name])
+def test_outcome_and_propensity_models_are_early_stopped(early_stopped, fitted, name):
+    stopped, complete = _lightgbm_models(early_stopped[name])
     # The ceiling is 150 trees; held-out customers stop these small, noisy models earlier.
     for model in stopped:
         assert 1 <= model.best_iteration_ < model.n_estimators
-    # Effect regressors (see _DirectLearner._fit_effect) and the S learner's single model
-    # (see SLearner) keep their fixed number of trees.
+    # Effect regressors (see _DirectLearner._fit_effect) keep their fixed number of trees.
     for model in complete:
         assert model.booster_.current_iteration() == model.n_estimators
-    assert fitted[name].early_stopping_rounds == (None if name == "s" else 20)
+    # Off by default: every tree of every model.
+    stopped, complete = _lightgbm_models(fitted[name])
+    for model in [*stopped, *complete]:
+        assert model.booster_.current_iteration() == model.n_estimators
 
 
 def test_early_stopping_holds_out_whole_customers(confounded):
     X, y, t, groups = confounded
-    learner = TLearner(validation_fraction=0.2, random_state=0).fit(X, y, t, groups=groups)
+    learner = TLearner(early_stopping_rounds=5, validation_fraction=0.2, random_state=0)
+    learner.fit(X, y, t, groups=groups)
     held_out = pd.Series(learner._validation).groupby(groups)
     assert (held_out.nunique() == 1).all()
     assert 0.15 < held_out.first().mean() < 0.25

@@ -11,9 +11,9 @@ its models saw those rows. The DR learner keeps its cross-fitted, out-of-fold nu
 (``oof_outcomes_``, ``oof_propensity_``), the X learner its out-of-fold propensity; for an
 out-of-fold uplift of any learner use :func:`cross_val_uplift`.
 
-Early stopping. LightGBM outcome and propensity models hold out ``validation_fraction``
-of the customers (10 %) and stop adding trees once their log-loss there stops improving
-(``early_stopping_rounds``), so the number of trees follows the size and noise of the data.
+Early stopping (opt-in, ``early_stopping_rounds``): LightGBM outcome and propensity models
+hold out ``validation_fraction`` of the customers (10 %) and stop adding trees once their
+log-loss there stops improving.
 """
 
 # scikit-learn's convention: the feature matrix is `X` (upper case).
@@ -73,7 +73,7 @@ class _UpliftLearner(BaseEstimator):
         self,
         *,
         outcome_model: Any = None,
-        early_stopping_rounds: int | None = 20,
+        early_stopping_rounds: int | None = None,
         validation_fraction: float = 0.1,
         random_state: Any = None,
         n_jobs: int | None = 1,
@@ -235,11 +235,12 @@ class TLearner(_UpliftLearner):
         LightGBM classifier with the defaults in ``visitrisk._learner_input`` (at most 150
         trees, learning rate 0.1, 31 leaves, >= 50 rows per leaf, 80 % row and column
         subsampling).
-    early_stopping_rounds : int or None, default 20
-        LightGBM base models hold out ``validation_fraction`` of the customers and stop
-        adding trees when their loss there has not improved for this many rounds
-        (``n_estimators`` is then a ceiling); ``None`` fits every tree. Other base models
-        ignore it.
+    early_stopping_rounds : int or None, default None
+        With an int, LightGBM base models hold out ``validation_fraction`` of the
+        customers and stop adding trees when their log-loss there has not improved for
+        this many rounds (``n_estimators`` is then a ceiling); ``None`` fits every tree.
+        Other base models ignore it. Off by default: on the simulator its effect on the
+        decisions was within the spread between seeds (bench/bench_uplift.py).
     validation_fraction : float, default 0.1
         Share of customers (``groups``; rows without ``groups``) held out for early
         stopping. They are not used to grow trees.
@@ -298,12 +299,11 @@ class SLearner(_UpliftLearner):
         Cloned, never fitted in place; ``None`` uses the default LightGBM classifier (see
         :class:`TLearner`).
     early_stopping_rounds : int or None, default None
-        Off by default: the visit's effect is a small part of the log-loss, so stopping
-        on held-out log-loss cuts exactly the late splits on the visit column and shrinks
-        the uplift towards 0 (on the simulator's training snapshots, three seeds: share of
-        the true top-20 % cures 0.23-0.54 over three seeds with early stopping, 0.41-0.45
-        over two without). An int
-        stops the model as in :class:`TLearner`.
+        As in :class:`TLearner`. Beware: the visit's effect is a small part of the
+        log-loss, so stopping on held-out log-loss tends to cut the late splits on the
+        visit column and shrink the uplift towards 0 (simulator, training snapshots, three
+        seeds: share of the true top-20 % cures 0.23-0.54 with early stopping, 0.41-0.45
+        over two seeds without).
     validation_fraction : float, default 0.1
         Share of customers (``groups``; rows without ``groups``) held out for early
         stopping. They are not used to grow trees.
@@ -317,23 +317,6 @@ class SLearner(_UpliftLearner):
     model_ : classifier
         Fitted on the features plus a 0/1 column named :data:`TREATMENT_FEATURE`.
     """
-
-    def __init__(
-        self,
-        *,
-        outcome_model: Any = None,
-        early_stopping_rounds: int | None = None,
-        validation_fraction: float = 0.1,
-        random_state: Any = None,
-        n_jobs: int | None = 1,
-    ) -> None:
-        super().__init__(
-            outcome_model=outcome_model,
-            early_stopping_rounds=early_stopping_rounds,
-            validation_fraction=validation_fraction,
-            random_state=random_state,
-            n_jobs=n_jobs,
-        )
 
     def _fit(self, X, y, treatment, sample_weight, groups, rng):
         if TREATMENT_FEATURE in X.columns:
@@ -376,7 +359,7 @@ class _DirectLearner(_UpliftLearner):
         propensity_model: Any = None,
         n_folds: int = 3,
         propensity_clip: float = 0.01,
-        early_stopping_rounds: int | None = 20,
+        early_stopping_rounds: int | None = None,
         validation_fraction: float = 0.1,
         random_state: Any = None,
         n_jobs: int | None = 1,
@@ -490,8 +473,8 @@ class XLearner(_DirectLearner):
         uses the default LightGBM classifier (see :class:`TLearner`).
     effect_model : regressor, default None
         Template of the effect regressor(s). ``None`` uses a LightGBM regressor with the
-        defaults in ``visitrisk._learner_input`` (500 trees, learning rate 0.03, 7 leaves,
-        >= 400 rows per leaf, L2 penalty 20; not early-stopped): effect targets are noisy.
+        defaults in ``visitrisk._learner_input`` (200 trees, learning rate 0.05, 15 leaves,
+        >= 200 rows per leaf, L2 penalty 5): effect targets are noisy.
     propensity_model : classifier, default None
         Base of the calibrated propensity model (:class:`~visitrisk.propensity.PropensityModel`);
         ``None`` uses the default LightGBM classifier.
@@ -499,11 +482,12 @@ class XLearner(_DirectLearner):
         Folds of the cross-fit, grouped by customer when ``groups`` is given.
     propensity_clip : float, default 0.01
         ε: propensities are clipped to ``[ε, 1 - ε]``.
-    early_stopping_rounds : int or None, default 20
-        LightGBM outcome and propensity models hold out ``validation_fraction`` of the
-        customers and stop adding trees when their log-loss there has not improved for this
-        many rounds; ``None`` fits every tree. Effect regressors are never early-stopped
-        (their held-out loss is mostly the noise of their target).
+    early_stopping_rounds : int or None, default None
+        With an int, LightGBM outcome and propensity models hold out
+        ``validation_fraction`` of the customers and stop adding trees when their log-loss
+        there has not improved for this many rounds; ``None`` (default) fits every tree.
+        Effect regressors are never early-stopped (their held-out loss is mostly the noise
+        of their target).
     validation_fraction : float, default 0.1
         Share of customers held out for early stopping (the same customers for every base
         model of one fit).
@@ -569,9 +553,8 @@ class DRLearner(_DirectLearner):
         φ = μ1 − μ0 + t (y − μ1) / e − (1 − t) (y − μ0) / (1 − e)
 
     has the uplift as its conditional mean; a final regressor fitted on φ over all rows
-    gives the raw uplift. The outcome and propensity models are early-stopped on held-out
-    customers; the final regressor is not (see ``early_stopping_rounds``) and is kept
-    smooth by its defaults instead.
+    gives the raw uplift. With ``early_stopping_rounds`` the outcome and propensity models
+    are early-stopped on held-out customers; the final regressor never is.
 
     Bounded uplift. φ is unbounded (|φ| can reach 1 / ε), and so is a regressor fitted on
     it, but the uplift is a difference of two probabilities: with p0(x) the chance to cure
@@ -592,8 +575,8 @@ class DRLearner(_DirectLearner):
         uses the default LightGBM classifier (see :class:`TLearner`).
     effect_model : regressor, default None
         Template of the effect regressor(s). ``None`` uses a LightGBM regressor with the
-        defaults in ``visitrisk._learner_input`` (500 trees, learning rate 0.03, 7 leaves,
-        >= 400 rows per leaf, L2 penalty 20; not early-stopped): effect targets are noisy.
+        defaults in ``visitrisk._learner_input`` (200 trees, learning rate 0.05, 15 leaves,
+        >= 200 rows per leaf, L2 penalty 5): effect targets are noisy.
     propensity_model : classifier, default None
         Base of the calibrated propensity model (:class:`~visitrisk.propensity.PropensityModel`);
         ``None`` uses the default LightGBM classifier.
@@ -601,11 +584,12 @@ class DRLearner(_DirectLearner):
         Folds of the cross-fit, grouped by customer when ``groups`` is given.
     propensity_clip : float, default 0.01
         ε: propensities are clipped to ``[ε, 1 - ε]``.
-    early_stopping_rounds : int or None, default 20
-        LightGBM outcome and propensity models hold out ``validation_fraction`` of the
-        customers and stop adding trees when their log-loss there has not improved for this
-        many rounds; ``None`` fits every tree. Effect regressors are never early-stopped
-        (their held-out loss is mostly the noise of their target).
+    early_stopping_rounds : int or None, default None
+        With an int, LightGBM outcome and propensity models hold out
+        ``validation_fraction`` of the customers and stop adding trees when their log-loss
+        there has not improved for this many rounds; ``None`` (default) fits every tree.
+        Effect regressors are never early-stopped (their held-out loss is mostly the noise
+        of their target).
     validation_fraction : float, default 0.1
         Share of customers held out for early stopping (the same customers for every base
         model of one fit).
