@@ -142,11 +142,163 @@ def test_nan_and_categorical_rows_get_finite_uplift(fitted, confounded):
         assert np.isfinite(learner.predict(X[X["arrears"].isna()])).all()
 
 
-def test_dr_final_model_output_is_the_uplift(fitted, confounded):
-    X = confounded[0]
+def test_dr_final_model_output_is_the_raw_uplift(fitted, confounded):
+    X = confounded[0].iloc[:1000]
     dr = fitted["dr"]
     contributions = dr.final_model_.predict(X, pred_contrib=True)
-    np.testing.assert_allclose(contributions.sum(axis=1), dr.predict(X), atol=1e-9)
+    np.testing.assert_allclose(contributions.sum(axis=1), dr.raw_uplift(X), atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def overfit_dr(confounded):
+    """A DR learner whose final model memorises noisy pseudo-outcomes: raw uplift > 1."""
+    from lightgbm import LGBMRegressor
+
+    X, y, t, groups = (part[:2000] for part in confounded)
+    effect = LGBMRegressor(
+        n_estimators=40, num_leaves=63, min_child_samples=2, learning_rate=0.5, n_jobs=1, verbose=-1
+    )
+    learner = DRLearner(effect_model=effect, random_state=0, n_jobs=1)
+    return learner.fit(X, y, t, groups=groups)
+
+
+def test_dr_uplift_is_projected_onto_the_feasible_interval(overfit_dr, confounded):
+    X = confounded[0].iloc[:2000]
+    dr = overfit_dr
+    raw, uplift = dr.raw_uplift(X), dr.predict(X)
+    outcomes = dr.predict_outcomes(X)
+    p_control = outcomes["p_control"].to_numpy()
+    # The unbounded regressor leaves [-1, 1]; the uplift never leaves [-p0, 1 - p0].
+    assert np.abs(raw).max() > 1.0
+    assert (uplift >= -p_control - 1e-12).all()
+    assert (uplift <= 1.0 - p_control + 1e-12).all()
+    np.testing.assert_allclose(uplift, np.clip(raw, -p_control, 1.0 - p_control))
+    # p_treated follows from p_control and the uplift without a further clip.
+    np.testing.assert_allclose(outcomes["p_treated"].to_numpy(), p_control + uplift)
+    inside = (raw > -p_control) & (raw < 1.0 - p_control)
+    np.testing.assert_array_equal(uplift[inside], raw[inside])
+
+
+def test_dr_explanation_adds_up_where_the_bound_binds(overfit_dr, confounded):
+    from visitrisk.explain import explain
+
+    X = confounded[0].iloc[:400]
+    dr = overfit_dr
+    bound = dr.predict(X) != dr.raw_uplift(X)
+    assert bound.any()
+    why = explain(dr, X)
+    total = why.values.sum(axis=1).to_numpy() + why.base_values.to_numpy()
+    np.testing.assert_allclose(total, dr.predict(X), atol=1e-9)
+    # Only the rows where the projection binds get a shifted base value.
+    base = why.base_values.to_numpy()
+    assert np.ptp(base[~bound]) < 1e-12
+    assert (np.abs(base[bound] - base[~bound][0]) > 1e-6).all()
+
+
+# --------------------------------------------------------------------------- early stopping
+
+
+def _lightgbm_models(learner):
+    """(early-stopped models, models keeping all their trees) of a fitted learner."""
+    if isinstance(learner, TLearner):
+        return [learner.control_model_, learner.treated_model_], []
+    if isinstance(learner, SLearner):
+        return [learner.model_], []
+    propensity = list(learner.propensity_model_.models_)
+    if isinstance(learner, XLearner):
+        return (
+            [*propensity, learner.control_model_, learner.treated_model_],
+            [learner.effect_model_control_, learner.effect_model_treated_],
+        )
+    return propensity + learner.control_models_ + learner.treated_models_, [learner.final_model_]
+
+
+@pytest.fixture(scope="module")
+def early_stopped(confounded):
+    X, y, t, groups = (part[:2000] for part in confounded)
+    return {
+        name: make().set_params(early_stopping_rounds=5).fit(X, y, t, groups=groups)
+        for name, make in LEARNERS.items()
+    }
+
+
+@pytest.mark.parametrize("name", list(LEARNERS))
+def test_outcome_and_propensity_models_are_early_stopped(early_stopped, fitted, name):
+    stopped, complete = _lightgbm_models(early_stopped[name])
+    # The ceiling is 150 trees; held-out customers stop these small, noisy models earlier.
+    for model in stopped:
+        assert 1 <= model.best_iteration_ < model.n_estimators
+    # Effect regressors (see _DirectLearner._fit_effect) keep their fixed number of trees.
+    for model in complete:
+        assert model.booster_.current_iteration() == model.n_estimators
+    # Off by default: every tree of every model.
+    stopped, complete = _lightgbm_models(fitted[name])
+    for model in [*stopped, *complete]:
+        assert model.booster_.current_iteration() == model.n_estimators
+
+
+def test_early_stopping_holds_out_whole_customers(confounded):
+    X, y, t, groups = confounded
+    learner = TLearner(early_stopping_rounds=5, validation_fraction=0.2, random_state=0)
+    learner.fit(X, y, t, groups=groups)
+    held_out = pd.Series(learner._validation).groupby(groups)
+    assert (held_out.nunique() == 1).all()
+    assert 0.15 < held_out.first().mean() < 0.25
+
+
+def test_early_stopping_off_fits_every_tree(small):
+    from lightgbm import LGBMClassifier
+
+    X, y, t = small
+    base = LGBMClassifier(n_estimators=40, verbose=-1)
+    learner = TLearner(outcome_model=base, early_stopping_rounds=None, random_state=0)
+    learner.fit(X, y, t)
+    assert learner.control_model_.booster_.current_iteration() == 40
+    assert learner._validation is None
+
+
+def test_fit_model_falls_back_to_all_rows_when_validation_lacks_a_class(small):
+    from lightgbm import LGBMClassifier
+
+    from visitrisk import _learner_input as _inp
+
+    X, y, _ = small
+
+    def model():
+        return LGBMClassifier(n_estimators=30, random_state=0, n_jobs=1, verbose=-1)
+
+    # Validation rows hold only not-cured customers: log-loss there cannot stop anything,
+    # so the model is fitted on every row, exactly as without early stopping.
+    one_class = (y == 0) & (np.arange(len(y)) % 3 == 0)
+    fallback = _inp.fit_model(model(), X, y, None, validation=one_class, stopping_rounds=5)
+    np.testing.assert_array_equal(fallback.predict_proba(X), model().fit(X, y).predict_proba(X))
+    assert fallback.booster_.current_iteration() == 30
+    # With both classes held out, the trees grow on the other rows only.
+    mixed = np.arange(len(y)) % 4 == 0
+    stopped = _inp.fit_model(model(), X, y, None, validation=mixed, stopping_rounds=5)
+    reference = model().set_params(n_estimators=stopped.best_iteration_)
+    reference.fit(X[~mixed], y[~mixed])
+    np.testing.assert_allclose(stopped.predict_proba(X), reference.predict_proba(X))
+
+
+def test_early_stopping_ignores_other_base_models(small):
+    X, y, t = small
+    numeric = X[["days_past_due"]]
+    learner = XLearner(
+        outcome_model=LogisticRegression(),
+        effect_model=LinearRegression(),
+        propensity_model=LogisticRegression(),
+        random_state=0,
+    ).fit(numeric, y, t)
+    # Non-LightGBM models train on every row, validation customers included.
+    assert learner.control_model_.n_features_in_ == 1
+    assert np.isfinite(learner.predict(numeric)).all()
+
+
+def test_x_and_dr_learners_share_their_parameters():
+    assert XLearner._get_param_names() == DRLearner._get_param_names()
+    assert TLearner._get_param_names() == SLearner._get_param_names()
+    assert set(TLearner._get_param_names()) < set(DRLearner._get_param_names())
 
 
 def test_dr_pseudo_outcome_uses_out_of_fold_nuisances(fitted, confounded):
@@ -378,6 +530,14 @@ def test_bad_training_input_is_rejected(small, make, mutate, message):
         (TLearner(outcome_model="lgbm"), "'outcome_model' parameter of TLearner must be None or"),
         (DRLearner(effect_model=LogisticRegression, n_jobs=0), "'n_jobs' parameter of DRLearner"),
         (SLearner(random_state="seed"), "'random_state' parameter of SLearner"),
+        (
+            TLearner(early_stopping_rounds=0),
+            r"'early_stopping_rounds' parameter of TLearner must be None or an int >= 1",
+        ),
+        (
+            XLearner(validation_fraction=0.5),
+            r"'validation_fraction' parameter of XLearner must be a float in \(0\.0, 0\.5\)",
+        ),
     ],
 )
 def test_bad_parameters_are_rejected_at_fit(small, learner, message):

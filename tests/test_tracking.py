@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 import visitrisk as vr
+from visitrisk._learner_input import LGBM_CLASSIFIER_DEFAULTS
 from visitrisk.labels import monthly_snapshots
 from visitrisk.tracking import (
     TrackingWarning,
@@ -112,7 +113,9 @@ def test_run_is_found_with_params_metrics_tags_and_artifacts(logged, monkeypatch
     assert list(runs["run_id"]) == [run.run_id]
     found = runs.iloc[0]
     assert found["params.learner"] == "t"
-    assert found["params.outcome_model.n_estimators"] == "150"
+    assert found["params.outcome_model.n_estimators"] == str(
+        LGBM_CLASSIFIER_DEFAULTS["n_estimators"]
+    )
     assert found["params.capacities"] == "[0.1, 0.2]"
     assert found["metrics.plan_value"] == pytest.approx(1234.5)
     assert found["metrics.plan_visits"] == 40

@@ -9,6 +9,7 @@ the same shape: it names the estimator, the argument and what was expected.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,11 +23,13 @@ from sklearn.utils.validation import has_fit_parameter
 __all__: list[str] = []
 
 #: LightGBM defaults of the outcome and propensity classifiers, chosen for 10^4–10^6 rows:
-#: 150 trees at learning rate 0.1 (the DR learner fits 2 × n_folds outcome and n_folds
-#: propensity models, so tree count dominates its fit time), leaves of at least 50 rows
-#: so rare segments are not memorised, row and column subsampling for variance, and
-#: deterministic row-wise histograms (faster than column-wise for many rows and few
-#: threads) so the same data, seed and n_jobs give the same model.
+#: at most 150 trees at learning rate 0.1 (the DR learner fits 2 × n_folds outcome and
+#: n_folds propensity models, so tree count dominates its fit time; with the learners'
+#: ``early_stopping_rounds`` it is a ceiling); leaves of at least 50 rows so rare segments
+#: are not memorised,
+#: row and column subsampling for variance, and deterministic row-wise histograms (faster
+#: than column-wise for many rows and few threads) so the same data, seed and n_jobs give
+#: the same model.
 LGBM_CLASSIFIER_DEFAULTS: dict[str, Any] = {
     "n_estimators": 150,
     "learning_rate": 0.1,
@@ -43,7 +46,8 @@ LGBM_CLASSIFIER_DEFAULTS: dict[str, Any] = {
 
 #: LightGBM defaults of the effect regressors (the X learner's second stage and the DR
 #: learner's final model). Their targets are noisy imputed effects or AIPW pseudo-outcomes,
-#: so the trees are shallower, leaves larger and the L2 penalty stronger than for outcomes.
+#: so the trees are shallower, leaves larger and the L2 penalty stronger than for outcomes;
+#: they are never early-stopped (their held-out loss is mostly the noise of the target).
 LGBM_REGRESSOR_DEFAULTS: dict[str, Any] = {
     "n_estimators": 200,
     "learning_rate": 0.05,
@@ -115,6 +119,9 @@ def real_at_least(low: float, unit: str = "") -> Constraint:
 
 N_JOBS = Constraint(
     lambda v: v is None or (_is_int(v) and v != 0), "None or a non-zero int (threads)"
+)
+STOPPING_ROUNDS = Constraint(
+    lambda v: v is None or (_is_int(v) and v >= 1), "None or an int >= 1 (boosting rounds)"
 )
 RANDOM_STATE = Constraint(
     lambda v: v is None or _is_int(v) or isinstance(v, np.random.RandomState),
@@ -390,23 +397,86 @@ def positive_proba(model: Any, X: pd.DataFrame) -> np.ndarray:
     return np.asarray(proba[:, column], dtype=float)
 
 
+def validation_rows(
+    n_rows: int,
+    fraction: float | None,
+    groups: np.ndarray | None,
+    rng: np.random.RandomState,
+) -> np.ndarray | None:
+    """Mark about ``fraction`` of the customers (all their rows) as early-stopping rows.
+
+    Whole groups are held out, like the cross-fitting folds, so a customer's other
+    snapshots never tell the model what it is being stopped on. ``None`` when early
+    stopping is off (``fraction`` is ``None``).
+    """
+    if fraction is None:
+        return None
+    seed = int(rng.randint(np.iinfo(np.int32).max))
+    labels = np.arange(n_rows) if groups is None else pd.factorize(groups)[0]
+    n_groups = int(labels.max()) + 1
+    held_out = np.random.default_rng(seed).random(n_groups) < fraction
+    return held_out[labels]
+
+
+def _is_lightgbm(model: Any) -> bool:
+    # Without importing lightgbm: a user's scikit-learn model must not pay for the import.
+    return any(
+        cls.__module__.startswith("lightgbm") and cls.__name__ == "LGBMModel"
+        for cls in type(model).__mro__
+    )
+
+
 def fit_model(
     model: Any,
     X: pd.DataFrame,
     target: np.ndarray,
     sample_weight: np.ndarray | None,
     rows: np.ndarray | None = None,
+    *,
+    validation: np.ndarray | None = None,
+    stopping_rounds: int | None = None,
 ) -> Any:
-    """Fit ``model`` on ``rows`` of ``X`` (all rows when ``None``); weights only if given."""
-    if rows is not None:
-        X = X.iloc[rows]
-        target = target[rows]
-        sample_weight = None if sample_weight is None else sample_weight[rows]
+    """Fit ``model`` on ``rows`` of ``X`` (all rows when ``None``); weights only if given.
+
+    With a boolean ``validation`` mask and ``stopping_rounds``, a LightGBM model trains on
+    the rows outside the mask and stops adding trees once its loss on the rows inside has
+    not improved for ``stopping_rounds`` rounds (log-loss for classifiers, squared error
+    for regressors); it then predicts with its best iteration. The validation rows are not
+    refitted on (as scikit-learn's ``HistGradientBoosting*`` with ``early_stopping``).
+    Other models, and validation parts lacking a class of a classification target, are
+    fitted on all ``rows`` with their own ``n_estimators``.
+    """
+    positions = np.arange(X.shape[0]) if rows is None else np.asarray(rows)
+    fit_kwargs: dict[str, Any] = {}
+    if validation is not None and stopping_rounds is not None and _is_lightgbm(model):
+        held_out = validation[positions]
+        train, valid = positions[~held_out], positions[held_out]
+        is_classifier = hasattr(model, "predict_proba")
+        usable = valid.size > 0 and train.size > 0
+        if usable and is_classifier:
+            usable = np.unique(target[valid]).size == np.unique(target[train]).size == 2
+        if usable:
+            from lightgbm import early_stopping
+
+            positions = train
+            X_valid, y_valid = X.iloc[valid], target[valid]
+            # LightGBM 4.7 renamed eval_set to eval_X / eval_y; 4.6 knows only eval_set.
+            if "eval_X" in inspect.signature(model.fit).parameters:
+                fit_kwargs = {"eval_X": (X_valid,), "eval_y": (y_valid,)}
+            else:
+                fit_kwargs = {"eval_set": [(X_valid, y_valid)]}
+            fit_kwargs["callbacks"] = [early_stopping(stopping_rounds, verbose=False)]
+            if sample_weight is not None:
+                fit_kwargs["eval_sample_weight"] = [sample_weight[valid]]
+    if rows is not None or fit_kwargs:
+        X = X.iloc[positions]
+        target = target[positions]
+        sample_weight = None if sample_weight is None else sample_weight[positions]
     if sample_weight is None:
-        return model.fit(X, target)
+        return model.fit(X, target, **fit_kwargs)
     if not has_fit_parameter(model, "sample_weight"):
         raise ValueError(
             f"{type(model).__name__}.fit does not accept sample_weight; use a base model that "
             "does, or fit without weights."
         )
-    return model.fit(X, target, sample_weight=sample_weight)
+    return model.fit(X, target, sample_weight=sample_weight, **fit_kwargs)

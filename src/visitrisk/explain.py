@@ -9,8 +9,10 @@ depends on the learner:
 learner    method                                                   cost (per customer)
 =========  =======================================================  ====================
 DR         LightGBM ``pred_contrib`` (path-dependent TreeSHAP) of   O(trees × leaves ×
-           the final regressor, whose raw output *is* the uplift.   depth²); no
-           Base value: the regressor's expected value (constant).   background
+           the final regressor, whose raw output is the uplift      depth²); no
+           before its bound to [−p0, 1 − p0]. Base value: the       background
+           regressor's expected value, plus the bound's shift for
+           the few customers where it binds.
 X          ``pred_contrib`` of both effect regressors τ0, τ1, mixed  2 × DR cost; no
            with the customer's own propensity e(x):                 background
            φ = e φ(τ0) + (1 − e) φ(τ1), base = e b0 + (1 − e) b1.
@@ -376,7 +378,11 @@ def explain(
         values, base, method, used = np.empty((0, n_features)), np.empty(0), "none", None
     elif isinstance(learner, learners.DRLearner):
         contrib = _pred_contrib(learner.final_model_, frame, n_jobs, "DRLearner.final_model_")
-        values, base, method, used = contrib[:, :-1], contrib[:, -1], "pred_contrib", None
+        # The DR uplift is the final model's output projected onto [-p0, 1 - p0]; where the
+        # projection binds, its shift is part of the customer's base value.
+        bound_shift = uplift - learner.raw_uplift(frame)
+        values, base = contrib[:, :-1], contrib[:, -1] + bound_shift
+        method, used = "pred_contrib", None
     elif isinstance(learner, learners.XLearner):
         values, base = _x_learner_shap(learner, frame, n_jobs)
         method, used = "pred_contrib, propensity-weighted", None

@@ -245,8 +245,15 @@ class PropensityModel(BaseEstimator):
         sample_weight: np.ndarray | None,
         fold: np.ndarray,
         rng: np.random.RandomState,
+        *,
+        validation: np.ndarray | None = None,
+        stopping_rounds: int | None = None,
     ) -> None:
-        """Fit on validated input and given folds (the DR learner shares its folds)."""
+        """Fit on validated input and given folds (the DR learner shares its folds).
+
+        ``validation`` and ``stopping_rounds`` early-stop LightGBM fold models on the
+        learner's held-out customers (see ``visitrisk._learner_input.fit_model``).
+        """
         from sklearn.isotonic import IsotonicRegression
 
         base = (
@@ -257,7 +264,15 @@ class PropensityModel(BaseEstimator):
         for index in range(int(fold.max()) + 1):
             held_out = fold == index
             model = _inp.seeded_clone(base, rng)
-            _inp.fit_model(model, X, treatment, sample_weight, np.flatnonzero(~held_out))
+            _inp.fit_model(
+                model,
+                X,
+                treatment,
+                sample_weight,
+                np.flatnonzero(~held_out),
+                validation=validation,
+                stopping_rounds=stopping_rounds,
+            )
             raw[held_out] = _inp.positive_proba(model, X.iloc[np.flatnonzero(held_out)])
             self.models_.append(model)
         self.calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
