@@ -18,6 +18,7 @@ from visitrisk.labels import (
     last_observed_day,
     monthly_snapshots,
 )
+from visitrisk.learners import TLearner
 
 SNAPSHOTS = list(pd.date_range("2024-05-31", "2025-03-31", freq="ME"))
 WINDOW, HORIZON = 14, 45
@@ -302,6 +303,18 @@ def test_trial_weights_are_seeded(random_book: tuple, trial: TrainingSet) -> Non
         design="trial",
     )
     pd.testing.assert_series_equal(again.weight, trial.weight)
+
+
+def test_uplift_model_learns_from_the_trial_weights(trial: TrainingSet) -> None:
+    model = vr.UpliftModel(learner="t", random_state=0, n_jobs=1).fit(trial)
+    weighted = TLearner(random_state=0, n_jobs=1).fit(
+        trial.X, trial.cured, trial.treatment, sample_weight=trial.weight.to_numpy()
+    )
+    unweighted = TLearner(random_state=0, n_jobs=1).fit(trial.X, trial.cured, trial.treatment)
+    np.testing.assert_array_equal(model.predict(trial.X), weighted.predict(trial.X))
+    assert not np.array_equal(model.predict(trial.X), unweighted.predict(trial.X))
+    with pytest.raises(ValueError, match="test_set holds weighted clones"):
+        vr.evaluate(model, trial, n_boot=10)
 
 
 def test_a_trial_without_any_visit_is_refused(random_book: tuple) -> None:

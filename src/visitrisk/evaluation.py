@@ -492,7 +492,19 @@ def evaluate(
     Returns
     -------
     EvaluationReport
+
+    Raises
+    ------
+    ValueError
+        When ``test_set`` holds weighted clones (``build_training_set(design="trial")``):
+        a clone is not an observed customer, so the test set must be built with the
+        landmark design.
     """
+    if not np.all(np.asarray(test_set.weight, dtype=float) == 1.0):
+        raise ValueError(
+            "evaluate: test_set holds weighted clones (build_training_set(design='trial')); "
+            "evaluate on observed rows instead: build the test set with design='landmark'."
+        )
     customers = test_set.customer_id.to_numpy()
     return evaluate_scores(
         np.asarray(model.predict(test_set.X), dtype=float),

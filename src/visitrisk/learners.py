@@ -878,8 +878,10 @@ class UpliftModel(BaseEstimator):
         Parameters
         ----------
         training_set : visitrisk.labels.TrainingSet
-            Uses ``X`` (features), ``cured`` (outcome), ``treatment`` and ``customer_id``
-            (the cross-fitting groups).
+            Uses ``X`` (features), ``cured`` (outcome), ``treatment``, ``customer_id``
+            (the cross-fitting groups) and ``weight``: the emulated-trial design's
+            inverse-probability weights become the learners' ``sample_weight`` (the
+            landmark design's unit weights change nothing and are not passed).
 
         Returns
         -------
@@ -887,10 +889,12 @@ class UpliftModel(BaseEstimator):
             ``self``.
         """
         learner = self._make_learner()
+        weight = np.asarray(training_set.weight, dtype=float)
         self.learner_ = learner.fit(
             training_set.X,
             np.asarray(training_set.cured),
             np.asarray(training_set.treatment),
+            sample_weight=None if np.all(weight == 1.0) else weight,
             groups=np.asarray(training_set.customer_id),
         )
         self.n_features_in_ = learner.n_features_in_
