@@ -160,9 +160,11 @@ treatment_window, horizon, min_dpd, test_snapshots, capacities, progress
     from visitrisk.labels import monthly_snapshots
     from visitrisk.pipeline import (
         RunResult,
+        _drift_summary,
         _log_run,
         _missing_staff_problem,
         _model_from_spec,
+        _run_counts,
         _save_figure,
         _with_customer_details,
     )
@@ -285,20 +287,10 @@ treatment_window, horizon, min_dpd, test_snapshots, capacities, progress
         },
         "metrics": evaluation.to_dict(),
         "plan": plan.summary,
-        "counts": {
-            "customers": int(tables["customers"].agg(F.count(F.lit(1))).first()[0]),
-            "delinquent_scored": len(scores),
-            "planned_visits": int((plan.plan["arm"] == "visit").sum()),
-            "holdout": int((plan.plan["arm"] == "holdout").sum()),
-            "excluded": len(plan.exclusions),
-        },
-        "drift": {
-            "uplift_score_psi": float(drift.set_index("feature").at["uplift_score", "psi"]),
-            "major_features": drift.loc[
-                (drift["band"] == "major") & ~drift["calendar"], "feature"
-            ].tolist(),
-            "warning": drift_warning,
-        },
+        "counts": _run_counts(
+            tables["customers"].agg(F.count(F.lit(1))).first()[0], len(scores), plan
+        ),
+        "drift": _drift_summary(drift, drift_warning),
         "timings_seconds": timings,
     }
     with step("tracking", "Logging to MLflow"):

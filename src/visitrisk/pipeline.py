@@ -251,20 +251,8 @@ def run(
         },
         "metrics": metrics,
         "plan": plan.summary,
-        "counts": {
-            "customers": len(portfolio.customers),
-            "delinquent_scored": len(scores),
-            "planned_visits": int((plan.plan["arm"] == "visit").sum()),
-            "holdout": int((plan.plan["arm"] == "holdout").sum()),
-            "excluded": len(plan.exclusions),
-        },
-        "drift": {
-            "uplift_score_psi": float(drift.set_index("feature").at["uplift_score", "psi"]),
-            "major_features": drift.loc[
-                (drift["band"] == "major") & ~drift["calendar"], "feature"
-            ].tolist(),
-            "warning": drift_warning,
-        },
+        "counts": _run_counts(len(portfolio.customers), len(scores), plan),
+        "drift": _drift_summary(drift, drift_warning),
         "timings_seconds": timings,
     }
 
@@ -287,6 +275,32 @@ def run(
     write_atomic(summary_path, text.encode("utf-8"))
     outputs["run_summary"] = summary_path
     return RunResult(out_dir=out, outputs=outputs, summary=summary, not_logged=not_logged)
+
+
+def _run_counts(customers: int, delinquent_scored: int, plan: Any) -> dict[str, int]:
+    """Count the run summary's customers, scored, planned, held-out and excluded rows."""
+    return {
+        "customers": int(customers),
+        "delinquent_scored": int(delinquent_scored),
+        "planned_visits": int((plan.plan["arm"] == "visit").sum()),
+        "holdout": int((plan.plan["arm"] == "holdout").sum()),
+        "excluded": len(plan.exclusions),
+    }
+
+
+def _drift_summary(drift: pd.DataFrame, warning: str | None) -> dict[str, Any]:
+    """Summarise drift for the run summary: the score's PSI and the major-band features.
+
+    The calendar month is left out of the major features: a single scoring date always
+    differs from a year of training months.
+    """
+    return {
+        "uplift_score_psi": float(drift.set_index("feature").at["uplift_score", "psi"]),
+        "major_features": drift.loc[
+            (drift["band"] == "major") & ~drift["calendar"], "feature"
+        ].tolist(),
+        "warning": warning,
+    }
 
 
 def _missing_staff_problem() -> pd.DataFrame:
