@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -825,3 +827,19 @@ def test_path_that_is_a_file_is_rejected(tmp_path):
 
     with pytest.raises(ValueError, match=r"existing folder .*which is a file"):
         load_portfolio(tmp_path / "loans.csv")
+
+
+def test_validation_does_not_pass_on_pysparks_pandas_warning() -> None:
+    # pandera probes PySpark when the spark extra is installed; PySpark's pandas-3 warning
+    # must not reach users validating with pandas. A fresh interpreter: the probe runs once.
+    script = (
+        "from visitrisk.simulate import simulate_portfolio\n"
+        "simulate_portfolio(200, seed=0, history_months=6)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error::FutureWarning", "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -436,6 +437,19 @@ def _check_values(
     typed: dict[str, TypedTable], problems: Problems, *, allow_reversals: bool
 ) -> None:
     """Run the per-column value and uniqueness rules with pandera, all tables at once."""
+    # pandera probes PySpark on import and on its first validation when PySpark is
+    # installed (the ``spark`` extra); PySpark then warns about pandas 3, although these
+    # checks never touch Spark. The warning would only confuse users of the pandas path.
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+        )
+        _check_values_with_pandera(typed, problems, allow_reversals=allow_reversals)
+
+
+def _check_values_with_pandera(
+    typed: dict[str, TypedTable], problems: Problems, *, allow_reversals: bool
+) -> None:
     import pandera.pandas as pa
 
     rules = _value_rules(allow_reversals)
