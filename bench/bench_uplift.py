@@ -78,11 +78,15 @@ def _test_dates() -> list[pd.Timestamp]:
     return list(pd.date_range(end=last, periods=TEST_SNAPSHOTS, freq="ME"))
 
 
-def simulated_split(customers: int, seed: int, effect: str, truth_on_train: bool) -> dict:
+def simulated_split(
+    customers: int, seed: int, effect: str, truth_on_train: bool, design: str = "landmark"
+) -> dict:
     """Simulate a book, build the training set, split it in time, attach the true uplift.
 
     Returns a dict with ``train`` and ``test`` (:class:`visitrisk.TrainingSet`) and the true
-    uplift of their rows (``train_uplift`` only when ``truth_on_train``).
+    uplift of their rows (``train_uplift`` only when ``truth_on_train``). ``design`` is the
+    training rows' construction (``build_training_set``); the test rows are always landmark
+    rows, i.e. observed customers.
     """
     from visitrisk.experiment import split_by_time
     from visitrisk.labels import build_training_set, monthly_snapshots
@@ -111,6 +115,8 @@ def simulated_split(customers: int, seed: int, effect: str, truth_on_train: bool
     snapshots = monthly_snapshots(portfolio, TREATMENT_WINDOW, HORIZON, before=test_dates[0])
     full = build_training_set(portfolio, snapshots + test_dates, TREATMENT_WINDOW, HORIZON)
     train, test = split_by_time(full, TEST_SNAPSHOTS)
+    if design != "landmark":
+        train = build_training_set(portfolio, snapshots, TREATMENT_WINDOW, HORIZON, design=design)
     truth = simulated.truth[["as_of", "customer_id", "uplift"]].astype(
         {"as_of": "datetime64[ns]", "customer_id": str}
     )
@@ -333,14 +339,16 @@ def seed_spread(data: dict, seeds: tuple[int, ...], phases: Phases) -> dict:
 # --------------------------------------------------------------------------- null effect
 
 
-def null_effect_check(customers: int, seed: int, learner: str, phases: Phases) -> dict:
+def null_effect_check(
+    customers: int, seed: int, learner: str, phases: Phases, design: str = "landmark"
+) -> dict:
     """Value the ``learner``'s top-20 % policy on a book where visits change nothing."""
     from visitrisk.learners import UpliftModel
     from visitrisk.nuisance import fit_nuisances
     from visitrisk.policy import policy_value
 
     with phases("null_simulate"):
-        data = simulated_split(customers, seed, "none", truth_on_train=False)
+        data = simulated_split(customers, seed, "none", truth_on_train=False, design=design)
     train, test = data["train"], data["test"]
     with phases("null_fit"):
         model = UpliftModel(learner=learner, random_state=seed, n_jobs=1).fit(train)
@@ -505,6 +513,12 @@ def main() -> None:
     parser.add_argument("--fit-features", type=int, default=60)
     parser.add_argument("--fit-only", action="store_true", help="only time DRLearner.fit")
     parser.add_argument("--skip-fit-time", action="store_true")
+    parser.add_argument(
+        "--train-design",
+        choices=("landmark", "trial"),
+        default="landmark",
+        help="construction of the training rows (build_training_set's design)",
+    )
     args = parser.parse_args()
     if args.fit_only:
         print(json.dumps(time_dr_fit(args.fit_rows, args.fit_features, 1, args.seed)))
@@ -518,10 +532,13 @@ def main() -> None:
         "load_average_1_5_15_before": os.getloadavg(),
     }
     with phases("simulate"):
-        data = simulated_split(args.customers, args.seed, "heterogeneous", truth_on_train=True)
+        data = simulated_split(
+            args.customers, args.seed, "heterogeneous", True, design=args.train_design
+        )
     train, test = data["train"], data["test"]
     report["heterogeneous"] = {
         "customers": args.customers,
+        "train_design": args.train_design,
         "seed": args.seed,
         "history_months": HISTORY_MONTHS,
         "treatment_window_days": TREATMENT_WINDOW,
@@ -543,7 +560,9 @@ def main() -> None:
     report["seed_spread_top_20pct"] = seed_spread(data, (args.seed + 1, args.seed + 2), phases)
     print(json.dumps(report["seed_spread_top_20pct"]), flush=True)
     best = report["targets"]["cures"]["best_learner"]
-    report["null_effect"] = null_effect_check(args.null_customers, args.seed, best, phases)
+    report["null_effect"] = null_effect_check(
+        args.null_customers, args.seed, best, phases, design=args.train_design
+    )
     print(json.dumps(report["null_effect"]), flush=True)
     if not args.skip_fit_time:
         with phases("dr_fit_time"):
@@ -552,7 +571,8 @@ def main() -> None:
     report["seconds"] = {name: round(value, 1) for name, value in phases.seconds.items()}
     report["total_seconds"] = round(phases.total(), 1)
     report["load_average_1_5_15_after"] = os.getloadavg()
-    write_result("uplift", report)
+    # A trial-design run is a comparison, kept beside the default (landmark) results.
+    write_result("uplift" if args.train_design == "landmark" else "uplift_trial", report)
 
 
 if __name__ == "__main__":
