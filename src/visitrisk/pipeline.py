@@ -294,8 +294,10 @@ def _drift_summary(drift: pd.DataFrame, warning: str | None) -> dict[str, Any]:
     The calendar month is left out of the major features: a single scoring date always
     differs from a year of training months.
     """
+    from visitrisk.drift import SCORE_NAME
+
     return {
-        "uplift_score_psi": float(drift.set_index("feature").at["uplift_score", "psi"]),
+        "uplift_score_psi": float(drift.set_index("feature").at[SCORE_NAME, "psi"]),
         "major_features": drift.loc[
             (drift["band"] == "major") & ~drift["calendar"], "feature"
         ].tolist(),
