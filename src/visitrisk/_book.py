@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from visitrisk._grouped import sort_order
 from visitrisk._idcodes import encode_ids
 from visitrisk._problems import problem, raise_problems
 from visitrisk.contract import Portfolio
@@ -101,6 +102,8 @@ def _rows_of(key: pd.Series, columns: dict[str, pd.Series]) -> dict[str, np.ndar
     """
     vocabulary, codes = encode_ids({"\0key": key, **columns})
     key_codes = codes.pop("\0key")
+    if len(vocabulary) == len(key) and (key_codes == np.arange(len(key))).all():
+        return codes  # the key is sorted, unique and holds every id: codes are its rows
     row_of_code = np.full(len(vocabulary) + 1, -1, dtype=np.int32)
     # Reversed, so that the first row of a repeated id is written last; the extra last
     # slot answers the code -1 of a missing id.
@@ -115,9 +118,14 @@ def _frame(**columns: np.ndarray) -> pd.DataFrame:
 
 
 def _take(frame: pd.DataFrame, rows: np.ndarray, columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Return some rows (and columns) of a frame of NumPy columns, faster than ``iloc``."""
+    """Return some rows (and columns) of a frame of NumPy columns, faster than ``iloc``.
+
+    ``rows`` is a boolean mask (cheaper than positions over tens of millions of rows) or
+    positions.
+    """
     names = columns or tuple(frame.columns)
-    if len(rows) == len(frame):  # every row, in order: no copy
+    every = rows.all() if rows.dtype == bool else len(rows) == len(frame)
+    if every:  # every row, in order: no copy
         return _frame(**{name: frame[name].to_numpy() for name in names})
     return _frame(**{name: frame[name].to_numpy()[rows] for name in names})
 
@@ -147,11 +155,12 @@ def _make_book(portfolio: Portfolio) -> _Book:
 
     source = portfolio.installments
     amount_due = source["amount_due"].to_numpy(dtype=np.float64)
+    # Whole cents as float64 (exact below 2**53), as the ledger keeps them.
     cents = amount_due * 100
     installments = _frame(
         loan=loan_rows["installments"],
         due_day=_days(source["due_date"]),
-        cents=np.rint(cents, out=cents).astype(np.int64),
+        cents=np.rint(cents, out=cents),
         amount_due=amount_due,
     )
     source = portfolio.payments
@@ -160,7 +169,7 @@ def _make_book(portfolio: Portfolio) -> _Book:
     payments = _frame(
         loan=loan_rows["payments"],
         pay_day=_days(source["payment_date"]),
-        cents=np.rint(cents, out=cents).astype(np.int64),
+        cents=np.rint(cents, out=cents),
         amount=amount,
     )
     source = portfolio.visits
@@ -185,11 +194,9 @@ def _restrict(
 
     Also computes the schedule statistics of the kept loans (the others get NaN).
     """
-    installments = _take(
-        book.installments, np.flatnonzero(loan_rows[book.installments["loan"].to_numpy()])
-    )
-    payments = _take(book.payments, np.flatnonzero(payment_rows))
-    visits = _take(book.visits, np.flatnonzero(customer_rows[book.visits["customer"].to_numpy()]))
+    installments = _take(book.installments, loan_rows[book.installments["loan"].to_numpy()])
+    payments = _take(book.payments, payment_rows)
+    visits = _take(book.visits, customer_rows[book.visits["customer"].to_numpy()])
     loans = book.loans.copy()
     loan = installments["loan"].to_numpy()
     positive = installments["cents"].to_numpy() > 0
@@ -213,23 +220,16 @@ def _restrict(
 def _ledger_input(
     book: _Book, installment_rows: np.ndarray, payment_rows: np.ndarray
 ) -> tuple[_Table, _Table]:
-    """Installments and payments of some rows as the ledger's integer tables.
+    """Installments and payments of some rows (boolean masks) as the ledger's tables.
 
     The ledger's own checks on ids, dates and amounts (:mod:`visitrisk.ledger`) do not run
     here: codes come from the book, amounts were rounded to cents once, and a missing date
     (day ``_NEVER``) among the rows read is refused below.
     """
-    inst, pay = book.installments, book.payments
-    installments = _Table(
-        inst["loan"].to_numpy()[installment_rows],
-        inst["due_day"].to_numpy()[installment_rows],
-        inst["cents"].to_numpy()[installment_rows],
-    )
-    payments = _Table(
-        pay["loan"].to_numpy()[payment_rows],
-        pay["pay_day"].to_numpy()[payment_rows],
-        pay["cents"].to_numpy()[payment_rows],
-    )
+    inst = _take(book.installments, installment_rows, ("loan", "due_day", "cents"))
+    pay = _take(book.payments, payment_rows, ("loan", "pay_day", "cents"))
+    installments = _Table(*(inst[name].to_numpy() for name in inst.columns))
+    payments = _Table(*(pay[name].to_numpy() for name in pay.columns))
     for table, column, rows in (
         ("installments", "due_date", installments),
         ("payments", "payment_date", payments),
@@ -268,19 +268,19 @@ def _loan_states(
     a loan with nothing due or paid yet).
     """
     days = np.unique([_day(stamp) for stamp in dates])
-    inst_loan = book.installments["loan"].to_numpy()
-    due_by_then = loan_rows[inst_loan] & (book.installments["due_day"].to_numpy() <= days[-1])
-    installments, payments = _ledger_input(
-        book, np.flatnonzero(due_by_then), np.flatnonzero(payment_rows)
-    )
+    due_by_then = book.installments["due_day"].to_numpy() <= days[-1]
+    if not loan_rows.all():
+        due_by_then &= loan_rows[book.installments["loan"].to_numpy()]
+    installments, payments = _ledger_input(book, due_by_then, payment_rows)
     # The ledger numbers the loans present 0, 1, ... in the book's (loan_id) order.
     present = np.zeros(len(book.loans), dtype=bool)
     present[installments.loan] = True
     present[payments.loan] = True
     used = np.flatnonzero(present)
-    renumber = (np.cumsum(present, dtype=np.int32) - 1).astype(np.int32)
-    installments.loan = renumber[installments.loan]
-    payments.loan = renumber[payments.loan]
+    if len(used) < len(present):
+        renumber = (np.cumsum(present, dtype=np.int32) - 1).astype(np.int32)
+        installments.loan = renumber[installments.loan]
+        payments.loan = renumber[payments.loan]
     due, paid, arrears, days_past_due, _ = _ledger_arrays(
         installments, payments, len(used), days.astype(np.int64)
     )
@@ -321,8 +321,8 @@ def _settle(book: _Book, loan_rows: np.ndarray, payment_rows: np.ndarray) -> pd.
     positive installment before them, so they never change days past due or lateness.
     Rows come sorted by loan, due day, then schedule row.
     """
-    installment_rows = np.flatnonzero(loan_rows[book.installments["loan"].to_numpy()])
-    installments, payments = _ledger_input(book, installment_rows, np.flatnonzero(payment_rows))
+    installment_rows = loan_rows[book.installments["loan"].to_numpy()]
+    installments, payments = _ledger_input(book, installment_rows, payment_rows)
     order, cumulative, covered = _settlement(installments, payments)
     positive = installments.cents[order] > 0
     order, cumulative, covered = order[positive], cumulative[positive], covered[positive]
@@ -331,7 +331,7 @@ def _settle(book: _Book, loan_rows: np.ndarray, payment_rows: np.ndarray) -> pd.
         loan=loan,
         customer=book.loans["customer"].to_numpy()[loan],
         due_day=installments.day[order].astype(np.int64),
-        cents=installments.cents[order],
+        cents=installments.cents[order].astype(np.int64),
         cumulative_cents=cumulative,
         covered_day=np.where(covered == _NO_DAY, _NEVER, covered),
     )
@@ -359,29 +359,37 @@ def _delinquency_spells(
         Columns ``customer``, ``start_day`` and ``end_day`` (inclusive), sorted.
         A run with ``end_day == end_day`` argument is still open on that day.
     """
-    start = due_day + 1
-    end = np.minimum(cover_day - 1, end_day)
+    start = np.asarray(due_day, dtype=np.int64) + 1
+    end = np.minimum(np.asarray(cover_day, dtype=np.int64) - 1, end_day)
     keep = start <= end
-    intervals = pd.DataFrame({"customer": customer[keep], "start": start[keep], "end": end[keep]})
-    intervals = intervals.sort_values(["customer", "start"], kind="stable", ignore_index=True)
-    if intervals.empty:
+    owner, start, end = np.asarray(customer, dtype=np.int64)[keep], start[keep], end[keep]
+    if len(owner) == 0:
         return pd.DataFrame(
             {name: np.array([], dtype=np.int64) for name in ("customer", "start_day", "end_day")}
         )
-    reach = intervals.groupby("customer", sort=False)["end"].cummax().to_numpy()
-    owner = intervals["customer"].to_numpy()
-    begins = np.ones(len(intervals), dtype=bool)
+    order = sort_order(owner, start - start.min())
+    owner, start, end = owner[order], start[order], end[order]
+    reach = _cummax_within(owner, end)
+    begins = np.ones(len(owner), dtype=bool)
     # A run goes on while the next interval starts no later than the day after the reach.
-    begins[1:] = (owner[1:] != owner[:-1]) | (intervals["start"].to_numpy()[1:] > reach[:-1] + 1)
+    begins[1:] = (owner[1:] != owner[:-1]) | (start[1:] > reach[:-1] + 1)
     first = np.flatnonzero(begins)
-    last = np.append(first[1:], len(intervals)) - 1
-    return pd.DataFrame(
-        {
-            "customer": owner[first],
-            "start_day": intervals["start"].to_numpy()[first],
-            "end_day": reach[last],
-        }
-    )
+    last = np.append(first[1:], len(owner)) - 1
+    return _frame(customer=owner[first], start_day=start[first], end_day=reach[last])
+
+
+def _cummax_within(group: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Return the running maximum of ``values`` restarting at each (sorted) ``group``.
+
+    Lifting each group above the one before it makes one running maximum over all rows
+    restart per group; falls back to pandas when the lifted values could overflow.
+    """
+    low = int(values.min())
+    span = int(values.max()) - low + 1
+    if int(group.max()) * span >= 2**62:
+        return pd.Series(values).groupby(group, sort=False).cummax().to_numpy()
+    lift = group * span - low
+    return np.maximum.accumulate(values + lift) - lift
 
 
 def _snapshot_state(

@@ -20,6 +20,7 @@ from visitrisk._book import (
     _fixed_category,
     _known_cover_day,
 )
+from visitrisk._grouped import sort_order
 from visitrisk.feature_catalog import (
     DPD_BUCKETS,
     FEATURES,
@@ -313,9 +314,11 @@ def _paid_cents_by(payments: pd.DataFrame, loan: np.ndarray, day: np.ndarray) ->
     base = min(payments["pay_day"].to_numpy().min(initial=0), day.min(initial=0))
     span = np.int64(2**32)
     # Days relative to the earliest one keep every key of a loan inside [loan * span, ...).
-    keys = payments["loan"].to_numpy() * span + (payments["pay_day"].to_numpy() - base)
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
+    pay_loan = payments["loan"].to_numpy().astype(np.int64)
+    pay_day = payments["pay_day"].to_numpy() - base
+    # Sorted by loan, then day, then row (a packed sort, faster than a stable argsort).
+    order = sort_order(pay_loan, pay_day)
+    keys = pay_loan[order] * span + pay_day[order]
     cents = np.round(payments["amount"].to_numpy()[order] * 100).astype(np.int64)
     running = np.concatenate([[0], np.cumsum(cents)])
     upto = np.searchsorted(keys, loan * span + (day - base), side="right")
