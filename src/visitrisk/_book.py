@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from visitrisk._grouped import sort_order
 from visitrisk._idcodes import encode_ids
@@ -22,6 +24,8 @@ __all__: list[str] = []
 
 #: A day number far beyond any real date: "not covered (yet)".
 _NEVER = np.int64(2**40)
+#: Rows per block where a pass over a whole table runs block by block.
+_BLOCK = 1 << 20
 
 
 def _day(stamp: pd.Timestamp) -> np.int64:
@@ -117,15 +121,17 @@ def _frame(**columns: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
-def _take(frame: pd.DataFrame, rows: np.ndarray, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+def _take(
+    frame: pd.DataFrame, rows: np.ndarray | None, columns: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """Return some rows (and columns) of a frame of NumPy columns, faster than ``iloc``.
 
-    ``rows`` is a boolean mask (cheaper than positions over tens of millions of rows) or
-    positions.
+    ``rows`` is a boolean mask (cheaper than positions over tens of millions of rows),
+    positions, or None for every row.
     """
     names = columns or tuple(frame.columns)
-    every = rows.all() if rows.dtype == bool else len(rows) == len(frame)
-    if every:  # every row, in order: no copy
+    if rows is None or (rows.all() if rows.dtype == bool else len(rows) == len(frame)):
+        # every row, in order: no copy
         return _frame(**{name: frame[name].to_numpy() for name in names})
     return _frame(**{name: frame[name].to_numpy()[rows] for name in names})
 
@@ -134,6 +140,14 @@ def _sorted_by(table: pd.DataFrame, column: str) -> pd.DataFrame:
     if table[column].is_monotonic_increasing:
         return table.reset_index(drop=True)
     return table.sort_values(column, kind="stable", ignore_index=True)
+
+
+def _category_codes(values: pd.Series, categories: tuple[str, ...]) -> np.ndarray:
+    """Codes of ``pd.Categorical(values, categories)`` (-1: missing or unknown), in Arrow."""
+    if not hasattr(values.array, "__arrow_array__"):
+        return pd.Categorical(values, categories=list(categories)).codes
+    found = pc.index_in(values.array.__arrow_array__(), value_set=pa.array(categories))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int8)
 
 
 def _make_book(portfolio: Portfolio) -> _Book:
@@ -176,15 +190,26 @@ def _make_book(portfolio: Portfolio) -> _Book:
     visits = _frame(
         customer=customer_rows["visits"].astype(np.int64),
         visit_day=_days(source["visit_date"]),
-        outcome=pd.Categorical(_column(source, "outcome", "str"), categories=VISIT_OUTCOMES).codes,
+        outcome=_category_codes(_column(source, "outcome", "str"), VISIT_OUTCOMES),
     )
-    scheduled = np.bincount(
-        installments["loan"].to_numpy(),
-        weights=installments["cents"].to_numpy(),
-        minlength=len(loans),
+    loans["scheduled_cents"] = _cents_per_loan(
+        installments["loan"].to_numpy(), installments["cents"].to_numpy(), len(loans)
     )
-    loans["scheduled_cents"] = np.round(scheduled).astype(np.int64)
     return _Book(customers, loans, installments, payments, visits, portfolio.branches)
+
+
+def _cents_per_loan(loan: np.ndarray, cents: np.ndarray, n_loans: int) -> np.ndarray:
+    """Sum whole cents (float64) per loan code, as int64.
+
+    By blocks: ``bincount`` copies int32 codes to int64 first, and a full-length copy
+    costs fresh memory pages. Sums of whole cents are exact in any order.
+    """
+    total = np.zeros(n_loans)
+    for start in range(0, len(loan), _BLOCK):
+        total += np.bincount(
+            loan[start : start + _BLOCK], weights=cents[start : start + _BLOCK], minlength=n_loans
+        )
+    return np.round(total).astype(np.int64)
 
 
 def _restrict(
@@ -218,9 +243,9 @@ def _restrict(
 # Ledger pieces
 # --------------------------------------------------------------------------------------
 def _ledger_input(
-    book: _Book, installment_rows: np.ndarray, payment_rows: np.ndarray
+    book: _Book, installment_rows: np.ndarray | None, payment_rows: np.ndarray | None
 ) -> tuple[_Table, _Table]:
-    """Installments and payments of some rows (boolean masks) as the ledger's tables.
+    """Installments and payments of some rows (boolean masks; None: all) as ledger tables.
 
     The ledger's own checks on ids, dates and amounts (:mod:`visitrisk.ledger`) do not run
     here: codes come from the book, amounts were rounded to cents once, and a missing date
@@ -260,18 +285,18 @@ def _loan_states(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Loan ledger of the selected loans on every date: one ledger call for all dates.
 
-    Installments due after the last date cannot change arrears or days past due on any of
-    the dates (FIFO covers older installments first), so the ledger only reads those due
-    by then. Returns the ledger's rows (``loan``, ``day`` and the state columns, one row
-    per date for every loan with a schedule or payment row read, by loan then day) and a
-    complete table with the same columns for every selected loan on every date (zeros for
-    a loan with nothing due or paid yet).
+    Returns the ledger's rows (``loan``, ``day`` and the state columns, one row per date
+    for every loan with a schedule or payment row, by loan then day) and a complete table
+    with the same columns for every selected loan on every date (zeros for a loan with
+    nothing due or paid yet). Installments due after the last date are read as they are
+    (the ledger puts them past every date and never looks at them again): filtering them
+    out would cost a copy of most of the schedule.
     """
     days = np.unique([_day(stamp) for stamp in dates])
-    due_by_then = book.installments["due_day"].to_numpy() <= days[-1]
+    installment_rows = None
     if not loan_rows.all():
-        due_by_then &= loan_rows[book.installments["loan"].to_numpy()]
-    installments, payments = _ledger_input(book, due_by_then, payment_rows)
+        installment_rows = loan_rows[book.installments["loan"].to_numpy()]
+    installments, payments = _ledger_input(book, installment_rows, payment_rows)
     # The ledger numbers the loans present 0, 1, ... in the book's (loan_id) order.
     present = np.zeros(len(book.loans), dtype=bool)
     present[installments.loan] = True
@@ -314,14 +339,18 @@ def _known_cover_day(covered_day: np.ndarray, as_of_day: np.int64) -> np.ndarray
     return np.where(covered_day <= as_of_day, covered_day, _NEVER)
 
 
-def _settle(book: _Book, loan_rows: np.ndarray, payment_rows: np.ndarray) -> pd.DataFrame:
-    """FIFO settlement of the positive installments of the selected loans.
+def _settle(
+    book: _Book, loan_rows: np.ndarray | None = None, payment_rows: np.ndarray | None = None
+) -> pd.DataFrame:
+    """FIFO settlement of the positive installments of the selected loans (None: all).
 
     Zero-amount installments are left out: FIFO covers them together with the last
     positive installment before them, so they never change days past due or lateness.
     Rows come sorted by loan, due day, then schedule row.
     """
-    installment_rows = loan_rows[book.installments["loan"].to_numpy()]
+    installment_rows = None
+    if loan_rows is not None:
+        installment_rows = loan_rows[book.installments["loan"].to_numpy()]
     installments, payments = _ledger_input(book, installment_rows, payment_rows)
     order, cumulative, covered = _settlement(installments, payments)
     positive = installments.cents[order] > 0

@@ -177,8 +177,8 @@ def _features_on_dates(
     population_loans = members[book.loans["customer"].to_numpy()] & on_book
     population_payments = payments_known & population_loans[book.payments["loan"].to_numpy()]
     _refuse_reversals(book, population_payments)
-    settled = _settle(book, population_loans, population_payments)
     book = _restrict(book, population_loans, population_payments, members)
+    settled = _settle(book)  # the restricted book holds exactly those loans and payments
     payments, visits = book.payments, book.visits
 
     snapshots = []
