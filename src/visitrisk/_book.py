@@ -230,7 +230,7 @@ def _restrict(
     )
     loans["regular_installment"] = regular.reindex(np.arange(len(loans))).to_numpy()
     last_due = np.full(len(loans), -_NEVER)
-    np.maximum.at(last_due, loan, installments["due_day"].to_numpy())
+    np.maximum.at(last_due, loan, installments["due_day"].to_numpy().astype(np.int64))
     loans["last_due_day"] = last_due
     # A balloon: twice the loan's usual installment, or half its principal (a bullet loan).
     loans["large_threshold"] = np.fmin(
