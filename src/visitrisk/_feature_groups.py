@@ -125,10 +125,11 @@ def _state_features(
     installments_behind = _max_by(row[has_regular], behind[has_regular], frame.size, -np.inf)
     installments_behind[np.isinf(installments_behind)] = np.nan
 
-    products = pd.DataFrame(
-        {"row": row[is_open], "product": loans["product"].to_numpy()[loan][is_open]}
-    )
-    n_products = _count_by(products.drop_duplicates()["row"].to_numpy(), frame.size)
+    # Distinct products per customer: (row, product code) pairs, codes from the open
+    # loans' products only (NumPy strings of the whole loans table would cost more).
+    product_code, _ = pd.factorize(loans["product"].iloc[loan[is_open]], use_na_sentinel=False)
+    pairs = np.unique(row[is_open] * np.int64(len(product_code) + 1) + product_code)
+    n_products = _count_by(pairs // (len(product_code) + 1), frame.size)
     # Most overdue open loan: highest DPD, then arrears, then outstanding, then loan_id.
     ranked = pd.DataFrame(
         {
@@ -145,7 +146,9 @@ def _state_features(
         kind="stable",
     ).drop_duplicates("row")
     main_product = pd.Series(pd.NA, index=np.arange(frame.size), dtype="str")
-    main_product.iloc[ranked["row"].to_numpy()] = loans["product"].to_numpy()[ranked["loan"]]
+    main_product.iloc[ranked["row"].to_numpy()] = (
+        loans["product"].iloc[ranked["loan"].to_numpy()].to_numpy()
+    )
 
     customer_rows = frame.position[customer_state["customer"].to_numpy()]
     inside = customer_rows >= 0

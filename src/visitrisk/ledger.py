@@ -305,13 +305,15 @@ def _cumulative_by_date(
     Whole cents add up exactly in float64 below 2**53 cents (9e13 CNY), so comparisons
     between these sums are exact.
     """
-    totals = np.bincount(
-        table.bucket_key(bucket, n_dates + 1, out=scratch[: len(bucket)]),
-        weights=table.cents,
-        minlength=n_loans * (n_dates + 1),
-    ).reshape(n_loans, n_dates + 1)
-    # (bincount of no rows returns int64 zeros)
-    return np.cumsum(totals[:, :n_dates], axis=1, dtype=np.float64)
+    size = n_loans * (n_dates + 1)
+    totals = np.zeros(size)
+    # By blocks of the small scratch array: a full-length key would cost fresh memory.
+    for start in range(0, len(bucket), max(len(scratch), 1)):
+        stop = min(start + len(scratch), len(bucket))
+        part = _Table(table.loan[start:stop], table.day[start:stop], table.cents[start:stop])
+        key = part.bucket_key(bucket[start:stop], n_dates + 1, out=scratch[: stop - start])
+        totals += np.bincount(key, weights=part.cents, minlength=size)
+    return np.cumsum(totals.reshape(n_loans, n_dates + 1)[:, :n_dates], axis=1, dtype=np.float64)
 
 
 def _oldest_unpaid_day(
@@ -456,7 +458,7 @@ def _ledger_arrays(
     """
     n_dates = len(as_of_days)
     inst_bucket = _buckets(inst.day, as_of_days)
-    scratch = np.empty(max(len(inst.loan), len(pay.loan)), dtype=np.int64)
+    scratch = np.empty(min(max(len(inst.loan), len(pay.loan)), 4 * _BLOCK), dtype=np.int64)
     due = _cumulative_by_date(inst, inst_bucket, n_loans, n_dates, scratch)
     paid = _cumulative_by_date(pay, _buckets(pay.day, as_of_days), n_loans, n_dates, scratch)
     del pay, scratch
