@@ -71,8 +71,11 @@ class _Book:
     ``regular_installment`` (median positive installment, CNY), ``last_due_day`` and
     ``large_threshold`` (CNY) for the loans it keeps. ``installments`` (``loan``,
     ``due_day``, ``cents``, ``amount_due``), ``payments`` (``loan``, ``pay_day``,
-    ``amount``) and ``visits`` (``customer``, ``visit_day``, ``outcome``) hold codes, day
-    numbers and values only: identifiers are never hashed again.
+    ``cents``, ``amount``) and ``visits`` (``customer``, ``visit_day``, ``outcome``) hold
+    codes, day numbers and values only: identifiers are never hashed again, and the ledger
+    runs on these arrays directly. Schedule and payment codes and day numbers are int32
+    when they fit (tens of millions of rows: half the memory traffic), ``cents`` are whole
+    numbers in float64 as the ledger keeps them.
     """
 
     customers: pd.DataFrame

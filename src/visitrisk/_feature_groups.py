@@ -478,9 +478,11 @@ def _township_counts(book: _Book, customer_state: pd.DataFrame) -> pd.DataFrame:
     Both are counts, so the counts of a partitioned portfolio add up to the whole one's
     (``visitrisk.spark`` sums them and passes them back in).
     """
-    township = _column(book.customers, "township", "str").to_numpy()[
-        customer_state["customer"].to_numpy()
-    ]
+    customer = customer_state["customer"].to_numpy()
+    township = _column(book.customers, "township", "str").iloc[customer]
+    # Text stays Arrow strings (no Python string per customer); anything else is grouped
+    # by its values, as NumPy holds them.
+    township = township.array if isinstance(township.dtype, pd.StringDtype) else township.to_numpy()
     delinquent = customer_state["days_past_due"].to_numpy() >= 1
     return (
         pd.DataFrame({"township": township, "delinquent": delinquent})
@@ -591,7 +593,7 @@ def _compute(
     columns |= _context_features(frame, book, customer_state, township_counts)
 
     index = pd.Index(
-        book.customers["customer_id"].to_numpy()[frame.customers], name="customer_id", dtype="str"
+        book.customers["customer_id"].iloc[frame.customers].array, name="customer_id", dtype="str"
     )
     data = {}
     for name in FEATURES:
