@@ -308,7 +308,9 @@ def build_training_set(
     day, follows neither arm and is counted in
     ``metadata["dropped"]["follows_neither_arm"]``.
 
-    ``"landmark"`` (the default, kept until every consumer passes ``weight``). One row per
+    ``"landmark"`` (the default here, because :func:`visitrisk.evaluate` takes only these
+    rows; :func:`visitrisk.pipeline.run` and :func:`visitrisk.experiment.run_experiment`
+    train on the trial rows and evaluate on these). One row per
     customer still delinquent at the end of the window (the others are counted in
     ``metadata["dropped"]["cured_in_window"]``), ``treatment`` = visited at least once in
     ``[d, d + w)``, weight 1. It removes the immortal-time bias under no effect (the plain
