@@ -12,7 +12,10 @@ valid by construction; contract validation is not part of the target) and report
 wall time per phase and peak resident memory. Results go to ``bench/results/features.json``.
 
 Run from the repository root: ``python -m bench.bench_features`` (or ``make bench``);
-``--customers`` and ``--training-customers`` scale it down for a quick check.
+``--customers`` and ``--training-customers`` scale it down for a quick check. Each task runs
+``--repeat`` times (default 3), each time in a fresh process; the best wall time counts
+(the 2-core machine is shared, so other jobs only ever add time) and every run is listed
+under ``runs`` with its CPU seconds and the load average before it.
 """
 
 from __future__ import annotations
@@ -231,6 +234,12 @@ def measure(task: str, folder: Path) -> dict:
             result["treated_share"] = round(float(training.treatment.mean()), 4)
             result["cured_share"] = round(float(training.cured.mean()), 4)
     result["seconds"] = {name: round(value, 2) for name, value in phases.seconds.items()}
+    # User and system CPU seconds and minor page faults per phase: system time is the
+    # kernel handing out fresh memory.
+    result["usage"] = {
+        name: {key: round(value, 2) for key, value in usage.items()}
+        for name, usage in phases.usage.items()
+    }
     # CPU time (user + system) of the task: less sensitive than wall time to other jobs
     # sharing the machine's two cores.
     result["cpu_seconds"] = round(_cpu_seconds() - cpu_before, 2)
@@ -267,6 +276,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--training-customers", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per task; the best counts")
     parser.add_argument("--child", nargs=2, metavar=("TASK", "FOLDER"), help=argparse.SUPPRESS)
     parser.add_argument("--generate", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -283,7 +293,21 @@ def main() -> None:
         ("training_set", args.training_customers, {"seconds": 60}),
     ):
         folder = ensure_data(n_customers, args.seed)
-        result = _child(task, folder)
+        runs = []
+        for _ in range(max(args.repeat, 1)):
+            load = os.getloadavg()
+            run = _child(task, folder)
+            runs.append(run | {"load_average_1_5_15_before": load})
+        result = dict(min(runs, key=lambda run: run["seconds"][task]))
+        result["runs"] = [
+            {
+                "seconds": run["seconds"][task],
+                "cpu_seconds": run["cpu_seconds"],
+                "peak_rss_gb": run["peak_rss_gb"],
+                "load_average_1_5_15_before": run["load_average_1_5_15_before"],
+            }
+            for run in runs
+        ]
         result |= {"customers": n_customers, "target": target}
         result["meets_target"] = result["seconds"][task] <= target["seconds"] and (
             result["peak_rss_gb"] <= target.get("peak_rss_gb", np.inf)
@@ -292,9 +316,11 @@ def main() -> None:
         report[task] = result
         print(task, json.dumps(result), flush=True)
     report["note"] = (
-        "Each task ran in its own child process; its peak_rss_gb is under the task. The "
-        "top-level peak_rss_gb is the orchestrating parent's. Load averages show how busy "
-        "the shared 2-core machine was."
+        "Each run of a task was its own child process; a task's figures are those of its "
+        "fastest run (wall seconds of the task's phase only: reading the Parquet files is "
+        "timed apart as read_parquet), and runs lists every run. Its peak_rss_gb is under "
+        "the task; the top-level peak_rss_gb is the orchestrating parent's. Load averages "
+        "show how busy the shared 2-core machine was."
     )
     write_result("features", report)
 
