@@ -1,33 +1,33 @@
-"""``visitrisk run --engine spark``: the pipeline's steps with the Spark stages swapped in.
+"""``visitrisk run --engine spark``: the run's steps with the Spark stages swapped in.
 
 Private to :mod:`visitrisk.spark`. The steps, their order and every output are those of
-:func:`visitrisk.pipeline.run`; only where the data is processed changes: validation,
-features, scoring, explanations and planning run on Spark, the training set is built from
-a seeded customer sample on the driver (:func:`visitrisk.spark.sample_training_set`), and
-the model is fitted, evaluated and logged on the driver as usual.
+:func:`visitrisk.pipeline.run` (written once, in ``visitrisk._run_steps``); this engine
+supplies only where the data is processed: validation, features, scoring, explanations
+and planning run on Spark, the training set is built from a seeded customer sample on the
+driver (:func:`visitrisk.spark.sample_training_set`), the visit-log audit runs on the
+driver with the customers, visits and staff only, and the model is fitted, evaluated and
+logged on the driver as usual.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
-import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from visitrisk._atomic import write_atomic
+from visitrisk._run_steps import Engine, RunSettings, run_steps, with_run_options
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from visitrisk.explain import Explanation
+    from visitrisk.labels import TrainingSet
     from visitrisk.pipeline import RunResult
+    from visitrisk.planning import VisitPlan
 
 __all__ = ["run"]
 
@@ -57,6 +57,30 @@ def _typed_staff(raw: pd.DataFrame) -> pd.DataFrame:
     if problems.has_errors:
         raise DataError(problems.errors(), warnings=problems.warnings())
     return _finished_staff(typed)
+
+
+def _whole_log_audit(tables: Mapping[str, DataFrame]) -> pd.DataFrame:
+    """:func:`visitrisk.audit_visits` of every visit record, on the driver.
+
+    The audit reads the customers' branches, the visits and the staff table: only these
+    come to the driver (the loan tables stay empty, so the contract warnings of this
+    partial copy are not reported).
+    """
+    from visitrisk._spark_buckets import _contract_columns
+    from visitrisk._tables import CONTRACT
+    from visitrisk.audit import audit_visits
+    from visitrisk.contract import load_portfolio
+
+    local = {
+        name: tables[name].select(*_contract_columns(name, tables[name])).toPandas()
+        for name in ("customers", "visits", "staff")
+        if name in tables
+    }
+    empty = {
+        name: pd.DataFrame({column.name: [] for column in CONTRACT[name] if column.required})
+        for name in ("loans", "installments", "payments")
+    }
+    return audit_visits(load_portfolio(**local, **empty))
 
 
 def _save_pyfunc(model: Any, features: pd.DataFrame, path: Path) -> str:
@@ -102,28 +126,15 @@ def _explanation(scored: pd.DataFrame, features: pd.DataFrame) -> Any:
     )
 
 
+@with_run_options
 def run(
     data: str | os.PathLike[str],
     *,
-    as_of: str | pd.Timestamp,
-    start: str | pd.Timestamp,
-    days: int,
-    out_dir: str | os.PathLike[str],
-    model_spec: str | os.PathLike[str] | None = None,
-    holdout: float = 0.1,
-    seed: int = 0,
-    lang: str = "en",
-    tracking_uri: str | None = None,
-    rules: Any = None,
-    treatment_window: int = 14,
-    horizon: int = 60,
-    min_dpd: int = 1,
-    test_snapshots: int = 2,
-    capacities: Sequence[float] = (0.1, 0.2, 0.3),
+    design: str = "landmark",
     sample_fraction: float = 1.0,
     spark: SparkSession | None = None,
     master: str | None = "local[2]",
-    progress: Callable[[str], None] | None = None,
+    **options: Any,
 ) -> RunResult:
     """Run :func:`visitrisk.pipeline.run` with Spark doing the heavy stages.
 
@@ -131,6 +142,8 @@ def run(
     ----------
     data : path
         Folder (local or a cluster's file system) of ``<table>.parquet`` files or folders.
+    design : {"landmark"}, default "landmark"
+        Construction of the training rows; the Spark sample builds landmark rows.
     sample_fraction : float, default 1.0
         Share of customers whose rows train the model (:func:`visitrisk.spark.
         sample_training_set`, seeded by ``seed``).
@@ -138,9 +151,11 @@ def run(
         Session to use; default :func:`visitrisk.spark.spark_session` with ``master``.
     master : str or None, default "local[2]"
         Spark master when no session is given (``None``: as ``spark-submit`` set it).
-    as_of, start, days, out_dir, model_spec, holdout, seed, lang, tracking_uri, rules, \
-treatment_window, horizon, min_dpd, test_snapshots, capacities, progress
-        As in :func:`visitrisk.pipeline.run`.
+    **options
+        ``as_of``, ``start``, ``days``, ``out_dir``, ``model_spec``, ``holdout``, ``seed``,
+        ``lang``, ``tracking_uri``, ``rules``, ``treatment_window``, ``horizon``,
+        ``min_dpd``, ``test_snapshots``, ``capacities``, ``progress``: as in
+        :func:`visitrisk.pipeline.run` (the signature shows them all).
 
     Returns
     -------
@@ -148,175 +163,119 @@ treatment_window, horizon, min_dpd, test_snapshots, capacities, progress
         As :func:`visitrisk.pipeline.run`; ``summary["engine"]`` is ``"spark"`` and
         ``summary["training"]["sampling"]`` describes the training sample.
     """
-    from pyspark.sql import functions as F  # noqa: N812
-    from sklearn.base import clone
-
     from visitrisk import spark as vs
-    from visitrisk._plan_inputs import prepare_staff
-    from visitrisk.contract import DataError
-    from visitrisk.drift import DriftWarning, drift_report, score_drift_warning
-    from visitrisk.evaluation import evaluate
-    from visitrisk.experiment import split_by_time
-    from visitrisk.labels import monthly_snapshots
-    from visitrisk.pipeline import (
-        RunResult,
-        _drift_summary,
-        _log_run,
-        _missing_staff_problem,
-        _model_from_spec,
-        _run_counts,
-        _save_figure,
-        _with_customer_details,
-    )
-    from visitrisk.planning import PlanRules
-    from visitrisk.report import write_reports
-    from visitrisk.tracking import uplift_model_params
 
-    say = progress or (lambda message: None)
-    timings: dict[str, float] = {}
-
-    @contextmanager
-    def step(name: str, message: str) -> Iterator[None]:
-        say(message)
-        started = time.perf_counter()
-        yield
-        timings[name] = round(time.perf_counter() - started, 3)
-
-    as_of = pd.Timestamp(as_of).normalize()
-    start = pd.Timestamp(start).normalize()
+    settings = RunSettings.of({**options, "design": design})
     session = spark if spark is not None else vs.spark_session(master)
-    with step("validate", "Reading the contract tables"):
-        tables = vs.read_tables(session, data)
-        if "staff" not in tables:
-            raise DataError(_missing_staff_problem())
-        staff = _typed_staff(tables["staff"].toPandas())
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model_template, spec_params = _model_from_spec(model_spec, seed)
+    return run_steps(_SparkEngine(data, session, sample_fraction), settings)
 
-    with step("training_set", "Building the training set from a customer sample"):
-        snapshots = monthly_snapshots(
-            _log_span(tables), treatment_window, horizon, before=as_of + pd.Timedelta(days=1)
-        )
-        training_set = vs.sample_training_set(
-            tables,
-            snapshots,
-            treatment_window,
-            horizon,
-            min_dpd,
-            fraction=sample_fraction,
-            seed=seed,
-            data_end=as_of,
-        )
-        train, test = split_by_time(training_set, test_snapshots)
-    with step("evaluate", "Fitting on earlier snapshots and evaluating on the latest"):
-        evaluated_model = clone(model_template).fit(train)
-        evaluation = evaluate(
-            evaluated_model, test, capacities=tuple(capacities), random_state=seed
-        )
-    with step("fit", "Refitting on every labelled snapshot"):
-        model = clone(model_template).fit(training_set)
-        model_path = _save_pyfunc(model, training_set.X, out / "spark_model")
-    with step("score", f"Scoring and explaining customers delinquent on {as_of.date()}"):
-        features_frame = vs.build_features(tables, as_of, min_dpd=min_dpd).persist()
-        scored_frame = vs.score(features_frame, model_path, lang=lang).persist()
-        planning_frame = vs.scores_for_planning(scored_frame, features_frame, tables, as_of)
-        planning_frame = planning_frame.persist()
+
+class _SparkEngine(Engine):
+    """Features, scores, explanations and the plan on Spark; training on the driver."""
+
+    name = "spark"
+    messages = MappingProxyType(
+        {
+            **Engine.messages,
+            "validate": "Reading the contract tables",
+            "audit": "Auditing the visit log on the driver",
+            "training_set": "Building the training set from a customer sample",
+            "score": "Scoring and explaining customers delinquent on {as_of}",
+            "plan": "Planning visits per group of branches sharing officers",
+        }
+    )
+
+    def __init__(self, data: str | os.PathLike[str], session: SparkSession, fraction: float):
+        self._data = data
+        self._session = session
+        self._fraction = fraction
+        self.tables: dict[str, DataFrame] = {}
+        self._cached: list[DataFrame] = []
+        self._explanation: Explanation | None = None
+
+    def validate(self) -> pd.DataFrame | None:
+        from visitrisk import spark as vs
+
+        self.tables = vs.read_tables(self._session, self._data)
+        return _typed_staff(self.tables["staff"].toPandas()) if "staff" in self.tables else None
+
+    def customer_count(self) -> int:
+        from pyspark.sql import functions as F  # noqa: N812
+
+        return int(self.tables["customers"].agg(F.count(F.lit(1))).first()[0])
+
+    def audit(self) -> pd.DataFrame:
+        return _whole_log_audit(self.tables)
+
+    def log_span(self) -> Any:
+        return _log_span(self.tables)
+
+    def training_set_builder(
+        self, settings: RunSettings, snapshots: Sequence[pd.Timestamp]
+    ) -> Callable[[Sequence[pd.Timestamp], str], TrainingSet]:
+        from visitrisk import spark as vs
+
+        def build(dates: Sequence[pd.Timestamp], design: str) -> TrainingSet:
+            if design != "landmark":
+                raise ValueError(
+                    "The 'design' parameter of visitrisk.spark.run must be 'landmark'. "
+                    f"Got {design!r} instead."
+                )
+            return vs.sample_training_set(
+                self.tables,
+                dates,
+                settings.treatment_window,
+                settings.horizon,
+                settings.min_dpd,
+                fraction=self._fraction,
+                seed=settings.seed,
+                data_end=settings.as_of,
+            )
+
+        return build
+
+    def score(
+        self, model: Any, training_set: TrainingSet, settings: RunSettings
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        from visitrisk import spark as vs
+
+        model_path = _save_pyfunc(model, training_set.X, settings.out / "spark_model")
+        features_frame = vs.build_features(
+            self.tables, settings.as_of, min_dpd=settings.min_dpd
+        ).persist()
+        scored_frame = vs.score(features_frame, model_path, lang=settings.lang).persist()
+        planning_frame = vs.scores_for_planning(
+            scored_frame, features_frame, self.tables, settings.as_of
+        ).persist()
+        self._cached = [features_frame, scored_frame, planning_frame]
         scores = planning_frame.toPandas().set_index("customer_id").sort_index()
         features = vs.features_to_pandas(features_frame)
         scored = scored_frame.toPandas().set_index("customer_id").sort_index()
-        explanation = _explanation(scored, features)
-        shap_figures = explanation.save_figures(out / "figures", lang=lang)
-        scores_path = out / "scores.parquet"
-        write_atomic(scores_path, scores.to_parquet())
-    with step("drift", "Comparing the customers scored with the training population"):
-        # The reference scores come from the scoring model, on the rows it learned from.
-        drift = drift_report(
-            training_set.X, features, model.predict(training_set.X), scores["uplift"]
-        )
-        drift_path = out / "drift.csv"
-        write_atomic(drift_path, drift.to_csv(index=False).encode("utf-8"))
-        drift_warning = score_drift_warning(drift)
-        if drift_warning:
-            warnings.warn(drift_warning, DriftWarning, stacklevel=2)
-    with step("plan", "Planning visits per group of branches sharing officers"):
+        # SHAP values and reasons were computed with the scores, on the executors.
+        self._explanation = _explanation(scored, features)
+        return features, scores
+
+    def explain(
+        self, model: Any, features: pd.DataFrame, scores: pd.DataFrame, settings: RunSettings
+    ) -> tuple[Explanation, pd.DataFrame]:
+        return self._explanation, scores
+
+    def planner(
+        self, scores: pd.DataFrame, staff: pd.DataFrame
+    ) -> tuple[Callable[..., VisitPlan], Any]:
+        from visitrisk import spark as vs
+        from visitrisk._plan_inputs import prepare_staff
+
+        # The staff table's own checks, on the driver, before any Spark job.
         prepare_staff(staff, pd.Index(scores["branch_id"].dropna().unique()))
-        plan = vs.plan_visits(
-            planning_frame,
-            staff,
-            start,
-            days,
-            rules=rules if rules is not None else PlanRules(),
-            holdout=holdout,
-            seed=seed,
-        )
-    with step("reports", "Writing the reports"):
-        planned = session.createDataFrame(
-            pd.DataFrame({"customer_id": plan.plan["customer_id"].astype(object)})
-        )
-        customers = tables["customers"].join(planned, "customer_id", "left_semi").toPandas()
-        outputs = write_reports(
-            _with_customer_details(plan.plan, customers),
-            plan.exclusions,
-            plan.summary,
-            out,
-            lang=lang,
-        )
-        figure_path = out / "figures" / "evaluation.png"
-        _save_figure(evaluation.plot(), figure_path)
-        outputs["evaluation_png"] = figure_path
-        outputs["scores"] = scores_path
-        outputs["drift_csv"] = drift_path
-        outputs["figures"] = out / "figures"
+        return vs.plan_visits, self._cached[-1]
 
-    summary: dict[str, Any] = {
-        "engine": "spark",
-        "as_of": str(as_of.date()),
-        "plan_start": str(start.date()),
-        "plan_days": days,
-        "seed": seed,
-        "input_digest": str(training_set.metadata.get("input_digest", "")),
-        "model": {**spec_params, **uplift_model_params(model)},
-        "training": {
-            "snapshots": [str(stamp.date()) for stamp in snapshots],
-            "rows": len(training_set),
-            "train_rows": len(train),
-            "test_rows": len(test),
-            "dropped": training_set.metadata.get("dropped", {}),
-            "sampling": training_set.metadata.get("sampling", {}),
-        },
-        "metrics": evaluation.to_dict(),
-        "plan": plan.summary,
-        "counts": _run_counts(
-            tables["customers"].agg(F.count(F.lit(1))).first()[0], len(scores), plan
-        ),
-        "drift": _drift_summary(drift, drift_warning),
-        "timings_seconds": timings,
-    }
-    with step("tracking", "Logging to MLflow"):
-        not_logged = _log_run(
-            summary,
-            out=out,
-            tracking_uri=tracking_uri,
-            training=(train, test),
-            evaluation=evaluation,
-            model=model,
-            features=features,
-            files=[outputs["plan_csv"], outputs["exclusions_csv"], figure_path, *shap_figures],
-            model_params=uplift_model_params(model),
-            drift=drift,
+    def customers_of(self, customer_ids: pd.Series) -> pd.DataFrame:
+        planned = self._session.createDataFrame(
+            pd.DataFrame({"customer_id": customer_ids.astype(object)})
         )
-    for frame in (features_frame, scored_frame, planning_frame):
-        frame.unpersist()
-    summary["not_logged"] = not_logged
-    summary_path = out / "run_summary.json"
-    text = json.dumps(summary, indent=2, default=_json_default, ensure_ascii=False)
-    write_atomic(summary_path, text.encode("utf-8"))
-    outputs["run_summary"] = summary_path
-    return RunResult(out_dir=out, outputs=outputs, summary=summary, not_logged=not_logged)
+        return self.tables["customers"].join(planned, "customer_id", "left_semi").toPandas()
 
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
+    def close(self) -> None:
+        for frame in self._cached:
+            frame.unpersist()
