@@ -12,6 +12,7 @@ logged on the driver as usual.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
@@ -59,30 +60,6 @@ def _typed_staff(raw: pd.DataFrame) -> pd.DataFrame:
     return _finished_staff(typed)
 
 
-def _whole_log_audit(tables: Mapping[str, DataFrame]) -> pd.DataFrame:
-    """:func:`visitrisk.audit_visits` of every visit record, on the driver.
-
-    The audit reads the customers' branches, the visits and the staff table: only these
-    come to the driver (the loan tables stay empty, so the contract warnings of this
-    partial copy are not reported).
-    """
-    from visitrisk._spark_buckets import _contract_columns
-    from visitrisk._tables import CONTRACT
-    from visitrisk.audit import audit_visits
-    from visitrisk.contract import load_portfolio
-
-    local = {
-        name: tables[name].select(*_contract_columns(name, tables[name])).toPandas()
-        for name in ("customers", "visits", "staff")
-        if name in tables
-    }
-    empty = {
-        name: pd.DataFrame({column.name: [] for column in CONTRACT[name] if column.required})
-        for name in ("loans", "installments", "payments")
-    }
-    return audit_visits(load_portfolio(**local, **empty))
-
-
 def _save_pyfunc(model: Any, features: pd.DataFrame, path: Path) -> str:
     """Save the model as the same MLflow pyfunc that ``RunLog.log_model`` logs."""
     import mlflow.pyfunc
@@ -96,6 +73,9 @@ def _save_pyfunc(model: Any, features: pd.DataFrame, path: Path) -> str:
         _requirements,
     )
 
+    # The model of an earlier run into the same folder is replaced (MLflow refuses to save
+    # into a folder that is not empty).
+    shutil.rmtree(path, ignore_errors=True)
     with _quiet_mlflow():
         wrapper = UpliftPyfunc(model, features)
         example = _loggable_features(features.head(5)).reset_index(drop=True)
@@ -130,7 +110,6 @@ def _explanation(scored: pd.DataFrame, features: pd.DataFrame) -> Any:
 def run(
     data: str | os.PathLike[str],
     *,
-    design: str = "landmark",
     sample_fraction: float = 1.0,
     spark: SparkSession | None = None,
     master: str | None = "local[2]",
@@ -142,8 +121,6 @@ def run(
     ----------
     data : path
         Folder (local or a cluster's file system) of ``<table>.parquet`` files or folders.
-    design : {"landmark"}, default "landmark"
-        Construction of the training rows; the Spark sample builds landmark rows.
     sample_fraction : float, default 1.0
         Share of customers whose rows train the model (:func:`visitrisk.spark.
         sample_training_set`, seeded by ``seed``).
@@ -154,7 +131,7 @@ def run(
     **options
         ``as_of``, ``start``, ``days``, ``out_dir``, ``model_spec``, ``holdout``, ``seed``,
         ``lang``, ``tracking_uri``, ``rules``, ``treatment_window``, ``horizon``,
-        ``min_dpd``, ``test_snapshots``, ``capacities``, ``progress``: as in
+        ``min_dpd``, ``test_snapshots``, ``capacities``, ``design``, ``progress``: as in
         :func:`visitrisk.pipeline.run` (the signature shows them all).
 
     Returns
@@ -165,7 +142,7 @@ def run(
     """
     from visitrisk import spark as vs
 
-    settings = RunSettings.of({**options, "design": design})
+    settings = RunSettings.of(options)
     session = spark if spark is not None else vs.spark_session(master)
     return run_steps(_SparkEngine(data, session, sample_fraction), settings)
 
@@ -205,7 +182,9 @@ class _SparkEngine(Engine):
         return int(self.tables["customers"].agg(F.count(F.lit(1))).first()[0])
 
     def audit(self) -> pd.DataFrame:
-        return _whole_log_audit(self.tables)
+        from visitrisk import spark as vs
+
+        return vs._whole_log_audit(self.tables)
 
     def log_span(self) -> Any:
         return _log_span(self.tables)
@@ -214,23 +193,27 @@ class _SparkEngine(Engine):
         self, settings: RunSettings, snapshots: Sequence[pd.Timestamp]
     ) -> Callable[[Sequence[pd.Timestamp], str], TrainingSet]:
         from visitrisk import spark as vs
+        from visitrisk.labels import _checked_parameters
+
+        # One customer sample on the driver for the training rows and the test rows, as
+        # sample_training_set would build them.
+        sample = vs._CustomerSample.collect(
+            self.tables, list(snapshots), self._fraction, settings.seed
+        )
 
         def build(dates: Sequence[pd.Timestamp], design: str) -> TrainingSet:
-            if design != "landmark":
-                raise ValueError(
-                    "The 'design' parameter of visitrisk.spark.run must be 'landmark'. "
-                    f"Got {design!r} instead."
-                )
-            return vs.sample_training_set(
-                self.tables,
+            stamps, days, options = _checked_parameters(
                 dates,
                 settings.treatment_window,
                 settings.horizon,
                 settings.min_dpd,
-                fraction=self._fraction,
-                seed=settings.seed,
-                data_end=settings.as_of,
+                design=design,
+                visit_weekdays="Mon Tue Wed Thu Fri",
+                random_state=settings.seed,
+                n_jobs=1,
+                exclude_flagged_visits=False,
             )
+            return sample.training_set(stamps, days, settings.as_of, options)
 
         return build
 

@@ -261,7 +261,12 @@ def run(
 
         def pipeline(say: Callable[[str], None]) -> RunResult:
             return run_spark(
-                str(data_dir), **settings, sample_fraction=sample, master=master, progress=say
+                str(data_dir),
+                **settings,
+                design=design,
+                sample_fraction=sample,
+                master=master,
+                progress=say,
             )
     else:
         if not Path(data_dir).is_dir():
