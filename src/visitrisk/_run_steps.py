@@ -62,6 +62,21 @@ _DEFAULT_LEARNER = "dr"
 #: Personal columns of the customers table carried into the plan (the reports mask them).
 _PERSONAL_COLUMNS = ("name", "national_id", "phone")
 
+#: Options of a run that :class:`RunSettings` keeps as given (the others are normalised).
+_KEPT_AS_GIVEN = (
+    "days",
+    "model_spec",
+    "holdout",
+    "seed",
+    "lang",
+    "tracking_uri",
+    "treatment_window",
+    "horizon",
+    "min_dpd",
+    "test_snapshots",
+    "design",
+)
+
 #: Officers named in the audit warning; the rest are in ``audit.csv``.
 _OFFICERS_NAMED = 5
 
@@ -113,9 +128,7 @@ class RunSettings:
             )
         say = given["progress"]
         return cls(
-            **{name: given[name] for name in ("days", "model_spec", "holdout", "seed", "lang")},
-            **{name: given[name] for name in ("tracking_uri", "treatment_window", "horizon")},
-            **{name: given[name] for name in ("min_dpd", "test_snapshots", "design")},
+            **{name: given[name] for name in _KEPT_AS_GIVEN},
             as_of=pd.Timestamp(given["as_of"]).normalize(),
             start=pd.Timestamp(given["start"]).normalize(),
             out=Path(given["out_dir"]),
