@@ -209,4 +209,3 @@ def test_run_writes_the_visit_log_audit_and_names_the_flagged_officer(cli_run, d
     metrics = client.get_run(summary["mlflow"]["run_id"]).data.metrics
     assert metrics["audit_records_flagged"] == audited["records_flagged"]
     assert metrics["audit_officers_flagged"] == audited["officers_flagged"]
-
