@@ -300,3 +300,45 @@ def test_read_plan_folder_undoes_the_formula_guard(oracle_plan, tmp_path):
     assert plan.loc[0, "customer_id"] == "=C1"
     assert summary == {}
     assert (plan["customer_id"].iloc[1:] == rows["customer_id"].iloc[1:].to_numpy()).all()
+
+
+def test_cli_measure_defaults_to_the_horizon_the_run_recorded(tmp_path):
+    import re
+
+    as_of = str(AS_OF.date())
+    from visitrisk.pipeline import run
+
+    sim = simulate_portfolio(600, seed=5, as_of=AS_OF, history_months=24)
+    plan_dir = tmp_path / "run"
+    run(sim.portfolio, as_of=AS_OF, start=START, days=7, out_dir=plan_dir, holdout=0.3,
+        seed=2, design="landmark", treatment_window=10, horizon=45)  # fmt: skip
+    plan_rows, run_summary = read_plan_folder(plan_dir)
+    recorded = (run_summary["as_of"], run_summary["treatment_window"], run_summary["horizon"])
+    assert recorded == (as_of, 10, 45)
+    html = (plan_dir / "visit_plan.html").read_text(encoding="utf-8")
+    assert re.search(r"\(cure horizon\)</dt>\s*<dd>45</dd>", html)
+    assert re.search(r"\(treatment window\)</dt>\s*<dd>10</dd>", html)
+    later = simulate_forward(sim, plan_rows, days=50, seed=0)
+    args = ["measure", str(later.write(tmp_path / "later")), "--plan", str(plan_dir)]
+    args += ["--as-of", "2027-01-14"]  # 45 days after the plan's as-of date, not 60
+
+    done = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "m")])
+    assert done.exit_code == 0, done.output
+    measured = json.loads((tmp_path / "m" / "measurement.json").read_text(encoding="utf-8"))
+    assert (measured["summary"]["plan_as_of"], measured["summary"]["horizon"]) == (as_of, 45)
+    assert "records no cure horizon" not in done.output
+    # --horizon still overrides the run's.
+    longer = CliRunner().invoke(app, [*args, "--horizon", "60", "--out", str(tmp_path / "m2")])
+    assert longer.exit_code == 1
+    assert "has not passed" in longer.output
+
+    # A run summary written before the horizon was recorded: 60 days, and the CLI says so.
+    summary_path = plan_dir / "run_summary.json"
+    old = json.loads(summary_path.read_text(encoding="utf-8"))
+    del old["horizon"], old["treatment_window"]
+    summary_path.write_text(json.dumps(old), encoding="utf-8")
+    fallback = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "m3")])
+    assert fallback.exit_code == 1
+    output = " ".join(fallback.output.split())
+    assert "records no cure horizon: measuring over 60 days" in output
+    assert f"(60 days after its as-of date {as_of})" in output

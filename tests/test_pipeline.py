@@ -13,10 +13,24 @@ from visitrisk.pipeline import REGISTERED_MODEL_NAME, run
 AS_OF = "2026-11-30"
 
 
+#: Officer whose first visits the data_dir fixture moves to a Sunday (audit: off_working_day).
+PLANTED_OFFICER_VISITS = 3
+
+
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("book")
-    return simulate_portfolio(1_200, seed=3, as_of=AS_OF).write(folder / "data", "csv")
+    data = simulate_portfolio(1_200, seed=3, as_of=AS_OF).write(folder / "data", "csv")
+    # The simulated log is clean: move one officer's first visits to the Sunday of their
+    # week, outside every officer's working days, for the run's audit to flag.
+    visits = pd.read_csv(data / "visits.csv", dtype=str, keep_default_na=False)
+    officer = visits["officer_id"].iloc[0]
+    planted = visits.index[visits["officer_id"] == officer][:PLANTED_OFFICER_VISITS]
+    day = pd.to_datetime(visits.loc[planted, "visit_date"])
+    sunday = day + pd.to_timedelta(6 - day.dt.day_of_week, unit="D")
+    visits.loc[planted, "visit_date"] = sunday.dt.strftime("%Y-%m-%d")
+    visits.to_csv(data / "visits.csv", index=False)
+    return data
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +183,29 @@ def test_plan_command_reports_a_bad_staff_table(cli_run, tmp_path):
     )
     assert result.exit_code == 1
     assert "visits_per_day" in result.output
+
+
+def test_run_writes_the_visit_log_audit_and_names_the_flagged_officer(cli_run, data_dir):
+    import mlflow
+
+    result, out = cli_run
+    visits = pd.read_csv(data_dir / "visits.csv", dtype=str, keep_default_na=False)
+    officer = visits["officer_id"].iloc[0]
+    audit = pd.read_csv(out / "audit.csv", dtype=str, keep_default_na=False)
+    sundays = audit[audit["reason"] == "off_working_day"]
+    assert (sundays["officer_id"] == officer).sum() == PLANTED_OFFICER_VISITS
+    assert (pd.to_datetime(sundays["visit_date"]).dt.day_of_week == 6).all()
+    summary = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+    audited = summary["audit"]
+    assert audited["visits_audited"] == len(visits)
+    assert audited["records_flagged"] == audit["visit_index"].nunique()
+    assert audited["flags_by_reason"]["off_working_day"] == len(sundays)
+    assert audited["flagged_records_by_officer"][officer] >= PLANTED_OFFICER_VISITS
+    assert audited["officers_flagged"] == audit["officer_id"].nunique()
+    assert officer in audited["warning"]
+    assert "audit.csv" in result.output
+    assert f"{officer} (" in " ".join(result.output.split())  # the console names them too
+    client = mlflow.MlflowClient(summary["mlflow"]["tracking_uri"])
+    metrics = client.get_run(summary["mlflow"]["run_id"]).data.metrics
+    assert metrics["audit_records_flagged"] == audited["records_flagged"]
+    assert metrics["audit_officers_flagged"] == audited["officers_flagged"]

@@ -423,12 +423,32 @@ def test_plan_per_officer_group_is_the_plan_of_the_whole(spark, rules):
 
 
 # ----------------------------------------------------------------------------- the CLI
+def _with_sunday_visits(book, folder, n_planted=4):
+    """Copy the book's Parquet folder with its first visits moved to the Sunday of their week.
+
+    The audit flags them (off every officer's working days); visits stay in canonical order.
+    """
+    from visitrisk._spark_buckets import _ROW_ORDER
+
+    folder.mkdir()
+    for path in book[1].glob("*.parquet"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    visits = pd.read_parquet(book[1] / "visits.parquet")
+    planted = visits.index[:n_planted]
+    day = visits.loc[planted, "visit_date"]
+    visits.loc[planted, "visit_date"] = day + pd.to_timedelta(6 - day.dt.day_of_week, unit="D")
+    order = [column for column in _ROW_ORDER["visits"] if column in visits.columns]
+    visits = visits.sort_values(order, kind="stable", na_position="first")
+    visits.reset_index(drop=True).to_parquet(folder / "visits.parquet", index=False)
+    return folder
+
+
 def test_cli_run_with_the_spark_engine_writes_the_pandas_plan_byte_for_byte(spark, book):
     from typer.testing import CliRunner
 
     from visitrisk.cli import app
 
-    folder = book[1]
+    folder = _with_sunday_visits(book, book[1].parent / "planted")
     common = ["--as-of", str(AS_OF.date()), "--start", START, "--days", "10", "--seed", "1"]
     runner = CliRunner()
     done = {}
@@ -454,6 +474,31 @@ def test_cli_run_with_the_spark_engine_writes_the_pandas_plan_byte_for_byte(spar
     pd.testing.assert_frame_equal(
         scores["spark"], scores["pandas"][scores["spark"].columns], check_dtype=False
     )
+    # The visit-log audit: the same flags, summary and warning on both engines.
+    assert (done["spark"] / "audit.csv").read_bytes() == (done["pandas"] / "audit.csv").read_bytes()
+    assert summaries["spark"]["audit"] == summaries["pandas"]["audit"]
+    assert summaries["spark"]["audit"]["flags_by_reason"]["off_working_day"] >= 4
+    assert summaries["spark"]["audit"]["warning"]
+    for name in ("as_of", "treatment_window", "horizon"):
+        assert summaries["spark"][name] == summaries["pandas"][name], name
+
+
+def test_spark_run_takes_every_option_of_the_pandas_run():
+    import inspect
+
+    from visitrisk import spark as vs
+    from visitrisk.pipeline import run
+
+    shared = inspect.signature(run).parameters
+    own = inspect.signature(vs.run).parameters
+    assert list(own) == [*list(shared)[:-1], "sample_fraction", "spark", "master", "progress"]
+    for name, parameter in shared.items():
+        assert own[name].default == parameter.default, name
+    # Options are checked against the pandas run's before any Spark session starts.
+    with pytest.raises(TypeError, match="unexpected keyword argument 'horizn'"):
+        vs.run("nowhere", as_of=AS_OF, start=START, days=3, out_dir="nowhere", horizn=30)
+    with pytest.raises(ValueError, match="'design' parameter of run must be one of"):
+        vs.run("nowhere", as_of=AS_OF, start=START, days=3, out_dir="nowhere", design="x")
 
 
 # ----------------------------------------------------------------------------- import

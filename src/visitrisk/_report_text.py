@@ -152,6 +152,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "summary.days": "Days planned",
         "summary.method": "Optimiser",
         "summary.seed": "Random seed",
+        "summary.as_of": "Customers' state scored as of",
+        "summary.treatment_window": "Days in which a visit counts (treatment window)",
+        "summary.horizon": "Days in which a cure counts (cure horizon)",
         "summary.count": "Customers",
         "summary.masked": "Names, ID numbers and phone numbers are masked.",
         "summary.unmasked": (
@@ -250,6 +253,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "summary.days": "计划天数",
         "summary.method": "优化方法",
         "summary.seed": "随机种子",
+        "summary.as_of": "客户状态评分基准日",
+        "summary.treatment_window": "走访计入天数（处理窗口）",
+        "summary.horizon": "还清计入天数（治愈观察期）",
         "summary.count": "客户数",
         "summary.masked": "姓名、身份证号和电话已脱敏。",
         "summary.unmasked": "注意：本文件含未脱敏的个人信息，仅限行内使用，走访结束后请删除。",
@@ -311,6 +317,9 @@ _SUMMARY_DETAILS: dict[str, str] = {
     "days": "int",
     "method": "text",
     "seed": "text",
+    "as_of": "text",
+    "treatment_window": "int",
+    "horizon": "int",
 }
 
 

@@ -22,6 +22,9 @@ __all__ = ["officer_groups", "plan_visits"]
 
 _GROUP = "_group"
 
+#: ``start``, ``days``, ``rules``, ``holdout`` and ``seed`` of a plan, checked.
+_PlanArguments = tuple[pd.Timestamp, int, "PlanRules", float, int]
+
 
 def officer_groups(staff: pd.DataFrame, branch_ids: Sequence[str] = ()) -> pd.DataFrame:
     """Group branches that share officers: connected components of home and covered branches.
@@ -75,14 +78,9 @@ def _frame_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def _plan_group(
-    scores: pd.DataFrame,
-    staff: pd.DataFrame,
-    start: pd.Timestamp,
-    days: int,
-    rules: PlanRules,
-    holdout: float,
-    seed: int,
+    scores: pd.DataFrame, staff: pd.DataFrame, arguments: _PlanArguments
 ) -> pd.DataFrame:
+    """Plan one group; ``arguments`` as :func:`visitrisk.plan_visits` takes them, checked."""
     from visitrisk._plan_inputs import prepare_scores
     from visitrisk.planning import plan_visits
 
@@ -90,7 +88,7 @@ def _plan_group(
     for column in scores.columns:
         if scores[column].dtype.kind == "M":
             scores[column] = scores[column].astype("datetime64[us]")
-    plan = plan_visits(scores, staff, start, days, rules=rules, holdout=holdout, seed=seed)
+    plan = plan_visits(scores, staff, *arguments)
     prepared = prepare_scores(scores)
     hashes = pd.DataFrame(
         {
@@ -146,7 +144,7 @@ def plan_visits(
 
     from visitrisk.planning import _checked_arguments, _plan_id_of_rows
 
-    start_day, days, rules, holdout, seed = _checked_arguments(start, days, rules, holdout, seed)
+    arguments = _checked_arguments(start, days, rules, holdout, seed)
     spark = scores.sparkSession
     branch_ids = [row[0] for row in scores.select("branch_id").distinct().collect()]
     groups = officer_groups(staff, [str(value) for value in branch_ids if value is not None])
@@ -172,16 +170,14 @@ def plan_visits(
             lambda group_scores, group: _plan_group(
                 group_scores.drop(columns=_GROUP),
                 staff.loc[staff_group == _group_id(group)].reset_index(drop=True),
-                start_day, days, rules, holdout, seed,
+                arguments,
             ),
             _PLAN_PART_SCHEMA,
         )
         .toPandas()
     )  # fmt: skip
     hashes = _read_parts(parts, "hashes").sort_values("customer_id", kind="stable")
-    plan_id = _plan_id_of_rows(
-        hashes["row_hash"].to_numpy(np.uint64), staff, start_day, days, rules, holdout, seed
-    )
+    plan_id = _plan_id_of_rows(hashes["row_hash"].to_numpy(np.uint64), staff, *arguments)
     return _merged_plan(parts, plan_id)
 
 

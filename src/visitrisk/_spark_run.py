@@ -1,33 +1,34 @@
-"""``visitrisk run --engine spark``: the pipeline's steps with the Spark stages swapped in.
+"""``visitrisk run --engine spark``: the run's steps with the Spark stages swapped in.
 
 Private to :mod:`visitrisk.spark`. The steps, their order and every output are those of
-:func:`visitrisk.pipeline.run`; only where the data is processed changes: validation,
-features, scoring, explanations and planning run on Spark, the training set is built from
-a seeded customer sample on the driver (:func:`visitrisk.spark.sample_training_set`), and
-the model is fitted, evaluated and logged on the driver as usual.
+:func:`visitrisk.pipeline.run` (written once, in ``visitrisk._run_steps``); this engine
+supplies only where the data is processed: validation, features, scoring, explanations
+and planning run on Spark, the training set is built from a seeded customer sample on the
+driver (:func:`visitrisk.spark.sample_training_set`), the visit-log audit runs on the
+driver with the customers, visits and staff only, and the model is fitted, evaluated and
+logged on the driver as usual.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
-import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import shutil
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from visitrisk._atomic import write_atomic
+from visitrisk._run_steps import Engine, RunSettings, run_steps, with_run_options
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from visitrisk.explain import Explanation
+    from visitrisk.labels import TrainingSet
     from visitrisk.pipeline import RunResult
+    from visitrisk.planning import VisitPlan
 
 __all__ = ["run"]
 
@@ -72,6 +73,9 @@ def _save_pyfunc(model: Any, features: pd.DataFrame, path: Path) -> str:
         _requirements,
     )
 
+    # The model of an earlier run into the same folder is replaced (MLflow refuses to save
+    # into a folder that is not empty).
+    shutil.rmtree(path, ignore_errors=True)
     with _quiet_mlflow():
         wrapper = UpliftPyfunc(model, features)
         example = _loggable_features(features.head(5)).reset_index(drop=True)
@@ -102,29 +106,14 @@ def _explanation(scored: pd.DataFrame, features: pd.DataFrame) -> Any:
     )
 
 
+@with_run_options
 def run(
     data: str | os.PathLike[str],
     *,
-    as_of: str | pd.Timestamp,
-    start: str | pd.Timestamp,
-    days: int,
-    out_dir: str | os.PathLike[str],
-    model_spec: str | os.PathLike[str] | None = None,
-    holdout: float = 0.1,
-    seed: int = 0,
-    lang: str = "en",
-    tracking_uri: str | None = None,
-    rules: Any = None,
-    treatment_window: int = 14,
-    horizon: int = 60,
-    min_dpd: int = 1,
-    test_snapshots: int = 2,
-    capacities: Sequence[float] = (0.1, 0.2, 0.3),
-    design: str = "trial",
     sample_fraction: float = 1.0,
     spark: SparkSession | None = None,
     master: str | None = "local[2]",
-    progress: Callable[[str], None] | None = None,
+    **options: Any,
 ) -> RunResult:
     """Run :func:`visitrisk.pipeline.run` with Spark doing the heavy stages.
 
@@ -139,9 +128,11 @@ def run(
         Session to use; default :func:`visitrisk.spark.spark_session` with ``master``.
     master : str or None, default "local[2]"
         Spark master when no session is given (``None``: as ``spark-submit`` set it).
-    as_of, start, days, out_dir, model_spec, holdout, seed, lang, tracking_uri, rules, \
-treatment_window, horizon, min_dpd, test_snapshots, capacities, design, progress
-        As in :func:`visitrisk.pipeline.run`.
+    **options
+        ``as_of``, ``start``, ``days``, ``out_dir``, ``model_spec``, ``holdout``, ``seed``,
+        ``lang``, ``tracking_uri``, ``rules``, ``treatment_window``, ``horizon``,
+        ``min_dpd``, ``test_snapshots``, ``capacities``, ``design``, ``progress``: as in
+        :func:`visitrisk.pipeline.run` (the signature shows them all).
 
     Returns
     -------
@@ -149,188 +140,125 @@ treatment_window, horizon, min_dpd, test_snapshots, capacities, design, progress
         As :func:`visitrisk.pipeline.run`; ``summary["engine"]`` is ``"spark"`` and
         ``summary["training"]["sampling"]`` describes the training sample.
     """
-    from pyspark.sql import functions as F  # noqa: N812
-    from sklearn.base import clone
-
     from visitrisk import spark as vs
-    from visitrisk._plan_inputs import prepare_staff
-    from visitrisk.contract import DataError
-    from visitrisk.drift import DriftWarning, drift_report, score_drift_warning
-    from visitrisk.evaluation import evaluate
-    from visitrisk.experiment import _sets_for_evaluation
-    from visitrisk.labels import DESIGNS, _checked_parameters, monthly_snapshots
-    from visitrisk.pipeline import (
-        RunResult,
-        _drift_summary,
-        _log_run,
-        _missing_staff_problem,
-        _model_from_spec,
-        _one_row_per_customer_and_snapshot,
-        _run_counts,
-        _save_figure,
-        _with_customer_details,
-    )
-    from visitrisk.planning import PlanRules
-    from visitrisk.report import write_reports
-    from visitrisk.tracking import uplift_model_params
 
-    say = progress or (lambda message: None)
-    timings: dict[str, float] = {}
-
-    @contextmanager
-    def step(name: str, message: str) -> Iterator[None]:
-        say(message)
-        started = time.perf_counter()
-        yield
-        timings[name] = round(time.perf_counter() - started, 3)
-
-    if design not in DESIGNS:
-        raise ValueError(
-            f"The 'design' parameter of run must be one of {list(DESIGNS)}. Got {design!r} instead."
-        )
-    as_of = pd.Timestamp(as_of).normalize()
-    start = pd.Timestamp(start).normalize()
+    settings = RunSettings.of(options)
     session = spark if spark is not None else vs.spark_session(master)
-    with step("validate", "Reading the contract tables"):
-        tables = vs.read_tables(session, data)
-        if "staff" not in tables:
-            raise DataError(_missing_staff_problem())
-        staff = _typed_staff(tables["staff"].toPandas())
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model_template, spec_params = _model_from_spec(model_spec, seed)
+    return run_steps(_SparkEngine(data, session, sample_fraction), settings)
 
-    with step("training_set", "Building the training set from a customer sample"):
-        snapshots = monthly_snapshots(
-            _log_span(tables), treatment_window, horizon, before=as_of + pd.Timedelta(days=1)
-        )
+
+class _SparkEngine(Engine):
+    """Features, scores, explanations and the plan on Spark; training on the driver."""
+
+    name = "spark"
+    messages = MappingProxyType(
+        {
+            **Engine.messages,
+            "validate": "Reading the contract tables",
+            "audit": "Auditing the visit log on the driver",
+            "training_set": "Building the training set from a customer sample",
+            "score": "Scoring and explaining customers delinquent on {as_of}",
+            "plan": "Planning visits per group of branches sharing officers",
+        }
+    )
+
+    def __init__(self, data: str | os.PathLike[str], session: SparkSession, fraction: float):
+        self._data = data
+        self._session = session
+        self._fraction = fraction
+        self.tables: dict[str, DataFrame] = {}
+        self._cached: list[DataFrame] = []
+        self._explanation: Explanation | None = None
+
+    def validate(self) -> pd.DataFrame | None:
+        from visitrisk import spark as vs
+
+        self.tables = vs.read_tables(self._session, self._data)
+        return _typed_staff(self.tables["staff"].toPandas()) if "staff" in self.tables else None
+
+    def customer_count(self) -> int:
+        from pyspark.sql import functions as F  # noqa: N812
+
+        return int(self.tables["customers"].agg(F.count(F.lit(1))).first()[0])
+
+    def audit(self) -> pd.DataFrame:
+        from visitrisk import spark as vs
+
+        return vs._whole_log_audit(self.tables)
+
+    def log_span(self) -> Any:
+        return _log_span(self.tables)
+
+    def training_set_builder(
+        self, settings: RunSettings, snapshots: Sequence[pd.Timestamp]
+    ) -> Callable[[Sequence[pd.Timestamp], str], TrainingSet]:
+        from visitrisk import spark as vs
+        from visitrisk.labels import _checked_parameters
+
         # One customer sample on the driver for the training rows and the test rows, as
         # sample_training_set would build them.
-        sample = vs._CustomerSample.collect(tables, list(snapshots), sample_fraction, seed)
+        sample = vs._CustomerSample.collect(
+            self.tables, list(snapshots), self._fraction, settings.seed
+        )
 
-        def build(dates: Sequence[pd.Timestamp], rows_design: str) -> Any:
+        def build(dates: Sequence[pd.Timestamp], design: str) -> TrainingSet:
             stamps, days, options = _checked_parameters(
                 dates,
-                treatment_window,
-                horizon,
-                min_dpd,
-                design=rows_design,
+                settings.treatment_window,
+                settings.horizon,
+                settings.min_dpd,
+                design=design,
                 visit_weekdays="Mon Tue Wed Thu Fri",
-                random_state=seed,
+                random_state=settings.seed,
                 n_jobs=1,
                 exclude_flagged_visits=False,
             )
-            return sample.training_set(stamps, days, as_of, options)
+            return sample.training_set(stamps, days, settings.as_of, options)
 
-        training_set, train, test = _sets_for_evaluation(build, snapshots, test_snapshots, design)
-    with step("evaluate", "Fitting on earlier snapshots and evaluating on the latest"):
-        evaluated_model = clone(model_template).fit(train)
-        evaluation = evaluate(
-            evaluated_model, test, capacities=tuple(capacities), random_state=seed
-        )
-    with step("fit", "Refitting on every labelled snapshot"):
-        model = clone(model_template).fit(training_set)
-        model_path = _save_pyfunc(model, training_set.X, out / "spark_model")
-    with step("score", f"Scoring and explaining customers delinquent on {as_of.date()}"):
-        features_frame = vs.build_features(tables, as_of, min_dpd=min_dpd).persist()
-        scored_frame = vs.score(features_frame, model_path, lang=lang).persist()
-        planning_frame = vs.scores_for_planning(scored_frame, features_frame, tables, as_of)
-        planning_frame = planning_frame.persist()
+        return build
+
+    def score(
+        self, model: Any, training_set: TrainingSet, settings: RunSettings
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        from visitrisk import spark as vs
+
+        model_path = _save_pyfunc(model, training_set.X, settings.out / "spark_model")
+        features_frame = vs.build_features(
+            self.tables, settings.as_of, min_dpd=settings.min_dpd
+        ).persist()
+        scored_frame = vs.score(features_frame, model_path, lang=settings.lang).persist()
+        planning_frame = vs.scores_for_planning(
+            scored_frame, features_frame, self.tables, settings.as_of
+        ).persist()
+        self._cached = [features_frame, scored_frame, planning_frame]
         scores = planning_frame.toPandas().set_index("customer_id").sort_index()
         features = vs.features_to_pandas(features_frame)
         scored = scored_frame.toPandas().set_index("customer_id").sort_index()
-        explanation = _explanation(scored, features)
-        shap_figures = explanation.save_figures(out / "figures", lang=lang)
-        scores_path = out / "scores.parquet"
-        write_atomic(scores_path, scores.to_parquet())
-    with step("drift", "Comparing the customers scored with the training population"):
-        # The reference scores come from the scoring model, on the rows it learned from.
-        reference = _one_row_per_customer_and_snapshot(training_set).X
-        drift = drift_report(reference, features, model.predict(reference), scores["uplift"])
-        drift_path = out / "drift.csv"
-        write_atomic(drift_path, drift.to_csv(index=False).encode("utf-8"))
-        drift_warning = score_drift_warning(drift)
-        if drift_warning:
-            warnings.warn(drift_warning, DriftWarning, stacklevel=2)
-    with step("plan", "Planning visits per group of branches sharing officers"):
+        # SHAP values and reasons were computed with the scores, on the executors.
+        self._explanation = _explanation(scored, features)
+        return features, scores
+
+    def explain(
+        self, model: Any, features: pd.DataFrame, scores: pd.DataFrame, settings: RunSettings
+    ) -> tuple[Explanation, pd.DataFrame]:
+        return self._explanation, scores
+
+    def planner(
+        self, scores: pd.DataFrame, staff: pd.DataFrame
+    ) -> tuple[Callable[..., VisitPlan], Any]:
+        from visitrisk import spark as vs
+        from visitrisk._plan_inputs import prepare_staff
+
+        # The staff table's own checks, on the driver, before any Spark job.
         prepare_staff(staff, pd.Index(scores["branch_id"].dropna().unique()))
-        plan = vs.plan_visits(
-            planning_frame,
-            staff,
-            start,
-            days,
-            rules=rules if rules is not None else PlanRules(),
-            holdout=holdout,
-            seed=seed,
-        )
-    with step("reports", "Writing the reports"):
-        planned = session.createDataFrame(
-            pd.DataFrame({"customer_id": plan.plan["customer_id"].astype(object)})
-        )
-        customers = tables["customers"].join(planned, "customer_id", "left_semi").toPandas()
-        outputs = write_reports(
-            _with_customer_details(plan.plan, customers),
-            plan.exclusions,
-            plan.summary,
-            out,
-            lang=lang,
-        )
-        figure_path = out / "figures" / "evaluation.png"
-        _save_figure(evaluation.plot(), figure_path)
-        outputs["evaluation_png"] = figure_path
-        outputs["scores"] = scores_path
-        outputs["drift_csv"] = drift_path
-        outputs["figures"] = out / "figures"
+        return vs.plan_visits, self._cached[-1]
 
-    summary: dict[str, Any] = {
-        "engine": "spark",
-        "as_of": str(as_of.date()),
-        "plan_start": str(start.date()),
-        "plan_days": days,
-        "seed": seed,
-        "input_digest": str(training_set.metadata.get("input_digest", "")),
-        "model": {**spec_params, **uplift_model_params(model)},
-        "training": {
-            "snapshots": [str(stamp.date()) for stamp in snapshots],
-            "design": design,
-            "rows": len(training_set),
-            "train_rows": len(train),
-            "test_rows": len(test),
-            "dropped": training_set.metadata.get("dropped", {}),
-            "sampling": training_set.metadata.get("sampling", {}),
-        },
-        "metrics": evaluation.to_dict(),
-        "plan": plan.summary,
-        "counts": _run_counts(
-            tables["customers"].agg(F.count(F.lit(1))).first()[0], len(scores), plan
-        ),
-        "drift": _drift_summary(drift, drift_warning),
-        "timings_seconds": timings,
-    }
-    with step("tracking", "Logging to MLflow"):
-        not_logged = _log_run(
-            summary,
-            out=out,
-            tracking_uri=tracking_uri,
-            training=(train, test),
-            evaluation=evaluation,
-            model=model,
-            features=features,
-            files=[outputs["plan_csv"], outputs["exclusions_csv"], figure_path, *shap_figures],
-            model_params=uplift_model_params(model),
-            drift=drift,
+    def customers_of(self, customer_ids: pd.Series) -> pd.DataFrame:
+        planned = self._session.createDataFrame(
+            pd.DataFrame({"customer_id": customer_ids.astype(object)})
         )
-    for frame in (features_frame, scored_frame, planning_frame):
-        frame.unpersist()
-    summary["not_logged"] = not_logged
-    summary_path = out / "run_summary.json"
-    text = json.dumps(summary, indent=2, default=_json_default, ensure_ascii=False)
-    write_atomic(summary_path, text.encode("utf-8"))
-    outputs["run_summary"] = summary_path
-    return RunResult(out_dir=out, outputs=outputs, summary=summary, not_logged=not_logged)
+        return self.tables["customers"].join(planned, "customer_id", "left_semi").toPandas()
 
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
+    def close(self) -> None:
+        for frame in self._cached:
+            frame.unpersist()

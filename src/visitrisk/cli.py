@@ -412,13 +412,17 @@ def _print_run_summary(result) -> None:
         ("expected incremental cures", f"{plan.get('expected_incremental_cures', 0):.1f}"),
         ("Qini AUC, IPW (test snapshots)", f"{metrics.get('qini_auc_ipw', float('nan')):.3f}"),
     ]
+    audit = summary.get("audit", {})
+    if audit:
+        rows.append(("visit records flagged (audit.csv)", f"{audit['records_flagged']:,}"))
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
     for name, path in result.outputs.items():
         console.print(f"{name:>15}: {path}")
-    if summary.get("drift", {}).get("warning"):
-        console.print(f"[yellow]Warning:[/yellow] {summary['drift']['warning']}")
+    for part in ("drift", "audit"):
+        if summary.get(part, {}).get("warning"):
+            console.print(f"[yellow]Warning:[/yellow] {summary[part]['warning']}")
     tracking = summary.get("mlflow", {})
     if result.not_logged:
         console.print("[yellow]Not logged to MLflow:[/yellow] " + "; ".join(result.not_logged))
@@ -575,14 +579,20 @@ def measure(
         str | None,
         typer.Option("--plan-as-of", help="The plan's as-of date (default: run_summary.json)."),
     ] = None,
-    horizon: Annotated[int, typer.Option("--horizon", min=1, help="Cure horizon (days).")] = 60,
+    horizon: Annotated[
+        int | None,
+        typer.Option(
+            "--horizon", min=1, help="Cure horizon, days (default: run_summary.json, else 60)."
+        ),
+    ] = None,
     bands: Annotated[int, typer.Option("--bands", min=1, help="Predicted-uplift bands.")] = 3,
 ) -> None:
     """Measure the realised effect of an earlier plan: visit arm against the holdout.
 
     Writes the effect table (CSV), the report (HTML, PNG) and logs the metrics to the MLflow
-    run that made the plan. Exit code 1 when the data break the contract or the plan's
-    horizon has not passed yet.
+    run that made the plan. The plan's as-of date and cure horizon default to those its
+    run recorded in run_summary.json. Exit code 1 when the data break the contract or the
+    plan's horizon has not passed yet.
     """
     from rich.console import Console
 
@@ -593,6 +603,14 @@ def measure(
     try:
         portfolio = load_portfolio(data_dir)
         plan_rows, run_summary = read_plan_folder(plan)
+        if horizon is None:
+            horizon = run_summary.get("horizon")
+            if horizon is None:
+                horizon = 60
+                console.print(
+                    f"[yellow]{plan / 'run_summary.json'} records no cure horizon: measuring "
+                    "over 60 days (give --horizon to change it).[/yellow]"
+                )
         measurement = measure_plan(
             portfolio,
             plan_rows,

@@ -595,14 +595,17 @@ def read_plan_folder(plan_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, di
     ----------
     plan_dir : path
         The folder holding ``visit_plan.csv`` and, after ``visitrisk run``,
-        ``run_summary.json`` (with the as-of date and the MLflow run).
+        ``run_summary.json``.
 
     Returns
     -------
     tuple of pandas.DataFrame and dict
         The plan's rows as written (text; :func:`measure_plan` parses them; the ``'``
         that guards formula-like text in the file is removed), and the run summary
-        (empty when the folder has none).
+        (empty when the folder has none). A summary of ``visitrisk run`` holds what
+        :func:`measure_plan` needs: ``as_of`` (the plan's as-of date, its ``plan_as_of``),
+        ``horizon`` and ``treatment_window`` (days; missing from runs made before they
+        were recorded) and ``mlflow`` (``tracking_uri`` and ``run_id`` to log to).
 
     Raises
     ------

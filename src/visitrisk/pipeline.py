@@ -4,48 +4,50 @@ This module only assembles stages; the logic of each lives in its own module. A 
 
 1. validates the contract tables (:func:`visitrisk.load_portfolio`); nothing is written
    when they break the contract;
-2. builds the training set on every month-end snapshot whose labels are observed before
+2. audits the visit log (:func:`visitrisk.audit_visits`): every flagged record goes to
+   ``audit.csv``, the run summary counts them and names the officers concerned; training
+   still reads every record (``exclude_flagged_visits`` stays off: a flagged record may be
+   a real visit logged badly, which left out would sit in the control arm);
+3. builds the training set on every month-end snapshot whose labels are observed before
    the as-of date (:func:`visitrisk.build_training_set`; the emulated trial by default);
-3. fits the model on the earlier snapshots and evaluates it on the landmark rows of the
+4. fits the model on the earlier snapshots and evaluates it on the landmark rows of the
    latest ones with the inverse-propensity and doubly-robust estimators
    (:func:`visitrisk.evaluate`), then refits the same specification on every labelled
    snapshot to score;
-4. scores and explains every customer delinquent on the as-of date, and compares them
+5. scores and explains every customer delinquent on the as-of date, and compares them
    with the training population (population stability of every feature and of the
    uplift score, :func:`visitrisk.drift_report`; a :class:`~visitrisk.drift.DriftWarning`
    when the scores' index is 0.25 or more);
-5. plans the visits with the staff table (:func:`visitrisk.plan_visits`);
-6. writes the reports and ``run_summary.json`` and logs the run to MLflow.
+6. plans the visits with the staff table (:func:`visitrisk.plan_visits`);
+7. writes the reports and ``run_summary.json`` (with the as-of date, the treatment window
+   and the cure horizon that ``visitrisk measure`` reads back) and logs the run to MLflow.
+
+The steps are written once (``visitrisk._run_steps``) for this pandas engine and the Spark
+one (:func:`visitrisk.spark.run`); each engine supplies only how it reads the tables,
+builds the training rows, scores, explains and plans.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import os
-import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from visitrisk._atomic import write_atomic
+from visitrisk._run_steps import REGISTERED_MODEL_NAME, Engine, RunSettings, run_steps
 
-__all__ = ["RunResult", "run", "run_demo"]
+if TYPE_CHECKING:
+    from visitrisk.explain import Explanation
+    from visitrisk.labels import TrainingSet
+    from visitrisk.planning import VisitPlan
 
-#: Name under which every run's model is registered in MLflow.
-REGISTERED_MODEL_NAME = "visitrisk-uplift"
+__all__ = ["REGISTERED_MODEL_NAME", "RunResult", "run", "run_demo"]
 
-#: Default model specification, relative to the repository root.
-_DEFAULT_LEARNER = "dr"
-
-#: Columns of the customers table carried into the plan for the reports (masked there).
+#: Columns of the customers table the planner reads (place columns go on to the reports).
 _CUSTOMER_COLUMNS = ("branch_id", "do_not_visit", "township", "village", "latitude", "longitude")
-_PERSONAL_COLUMNS = ("name", "national_id", "phone")
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class RunResult:
     outputs : dict of str to pathlib.Path
         Every file written, by name (``plan_csv``, ``exclusions_csv``, ``xlsx``, ``html``,
         ``evaluation_png``, ``figures`` (the folder of SHAP figures), ``scores``,
-        ``drift_csv``, ``run_summary``).
+        ``drift_csv``, ``audit_csv`` (the visit-log audit's flags), ``run_summary``).
     summary : dict
         The content of ``run_summary.json``.
     not_logged : list of str
@@ -144,224 +146,89 @@ def run(
     DataError
         When the tables break the data contract (before anything is written).
     """
-    from visitrisk.contract import DataError, Portfolio, load_portfolio
-    from visitrisk.drift import DriftWarning, drift_report, score_drift_warning
-    from visitrisk.evaluation import evaluate
-    from visitrisk.experiment import _sets_for_evaluation
-    from visitrisk.explain import explain
-    from visitrisk.features import build_features
-    from visitrisk.labels import DESIGNS, build_training_set, monthly_snapshots
-    from visitrisk.planning import PlanRules, plan_visits
-    from visitrisk.report import write_reports
-    from visitrisk.tracking import uplift_model_params
+    # Every parameter, and nothing else yet: the options are checked in one place.
+    return run_steps(_PandasEngine(data), RunSettings.of(locals()))
 
-    say = progress or (lambda message: None)
-    timings: dict[str, float] = {}
 
-    @contextmanager
-    def step(name: str, message: str) -> Iterator[None]:
-        say(message)
-        started = time.perf_counter()
-        yield
-        timings[name] = round(time.perf_counter() - started, 3)
+class _PandasEngine(Engine):
+    """Every step on pandas frames in this process (:func:`run`)."""
 
-    if design not in DESIGNS:
-        raise ValueError(
-            f"The 'design' parameter of run must be one of {list(DESIGNS)}. Got {design!r} instead."
-        )
-    as_of = pd.Timestamp(as_of).normalize()
-    start = pd.Timestamp(start).normalize()
-    with step("validate", "Validating the contract tables"):
-        portfolio = data if isinstance(data, Portfolio) else load_portfolio(data)
-    if portfolio.staff is None:
-        raise DataError(_missing_staff_problem())
+    name = "pandas"
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model_template, spec_params = _model_from_spec(model_spec, seed)
+    def __init__(self, data: str | os.PathLike[str] | Any) -> None:
+        self._data = data
+        self.portfolio: Any = None
 
-    with step("training_set", "Building the training set"):
-        # Labels must be fully observed by the as-of date: nothing later is used.
-        snapshots = monthly_snapshots(
-            portfolio, treatment_window, horizon, before=as_of + pd.Timedelta(days=1)
-        )
-        training_set, train, test = _sets_for_evaluation(
-            lambda dates, rows_design: build_training_set(
-                portfolio,
+    def validate(self) -> pd.DataFrame | None:
+        from visitrisk.contract import Portfolio, load_portfolio
+
+        data = self._data
+        self.portfolio = data if isinstance(data, Portfolio) else load_portfolio(data)
+        self.currency = self.portfolio.currency
+        return self.portfolio.staff
+
+    def customer_count(self) -> int:
+        return len(self.portfolio.customers)
+
+    def audit(self) -> pd.DataFrame:
+        from visitrisk.audit import audit_visits
+
+        return audit_visits(self.portfolio)
+
+    def log_span(self) -> Any:
+        return self.portfolio
+
+    def training_set_builder(
+        self, settings: RunSettings, snapshots: Sequence[pd.Timestamp]
+    ) -> Callable[[Sequence[pd.Timestamp], str], TrainingSet]:
+        from visitrisk.labels import build_training_set
+
+        def build(dates: Sequence[pd.Timestamp], design: str) -> TrainingSet:
+            return build_training_set(
+                self.portfolio,
                 dates,
-                treatment_window,
-                horizon,
-                min_dpd,
-                data_end=as_of,
-                design=rows_design,
-                random_state=seed,
-            ),
-            snapshots,
-            test_snapshots,
-            design,
+                settings.treatment_window,
+                settings.horizon,
+                settings.min_dpd,
+                data_end=settings.as_of,
+                design=design,
+                random_state=settings.seed,
+            )
+
+        return build
+
+    def score(
+        self, model: Any, training_set: TrainingSet, settings: RunSettings
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        from visitrisk.features import build_features
+
+        features = build_features(
+            self.portfolio, settings.as_of, population="delinquent", min_dpd=settings.min_dpd
         )
-    with step("evaluate", "Fitting on earlier snapshots and evaluating on the latest"):
-        from sklearn.base import clone
+        scores = _scores_for_planning(model.score(features), features, self.portfolio, settings)
+        return features, scores
 
-        evaluated_model = clone(model_template).fit(train)
-        evaluation = evaluate(
-            evaluated_model, test, capacities=tuple(capacities), random_state=seed
-        )
-    with step("fit", "Refitting on every labelled snapshot"):
-        model = clone(model_template).fit(training_set)
-    with step("score", f"Scoring customers delinquent on {as_of.date()}"):
-        features = build_features(portfolio, as_of, population="delinquent", min_dpd=min_dpd)
-        scores = _scores_for_planning(model.score(features), features, portfolio, as_of)
-    with step("drift", "Comparing the customers scored with the training population"):
-        # The reference scores come from the scoring model, on the rows it learned from.
-        reference = _one_row_per_customer_and_snapshot(training_set).X
-        drift = drift_report(reference, features, model.predict(reference), scores["uplift"])
-        drift_path = out / "drift.csv"
-        write_atomic(drift_path, drift.to_csv(index=False).encode("utf-8"))
-        drift_warning = score_drift_warning(drift)
-        if drift_warning:
-            warnings.warn(drift_warning, DriftWarning, stacklevel=2)
-    with step("explain", "Explaining every score"):
-        explanation = explain(model, features, random_state=seed)
-        scores = scores.join(explanation.reasons(lang=lang, n=3))
-        shap_figures = explanation.save_figures(out / "figures", lang=lang)
-        # Kept so that `visitrisk plan` can re-plan with other staff or rules, no refit.
-        scores_path = out / "scores.parquet"
-        write_atomic(scores_path, scores.to_parquet())
-    with step("plan", "Planning visits"):
-        plan = plan_visits(
-            scores,
-            portfolio.staff,
-            start,
-            days,
-            rules=rules if rules is not None else PlanRules(),
-            holdout=holdout,
-            seed=seed,
-        )
-    with step("reports", "Writing the reports"):
-        outputs = write_reports(
-            _with_customer_details(plan.plan, portfolio.customers),
-            plan.exclusions,
-            plan.summary,
-            out,
-            lang=lang,
-            currency=portfolio.currency,
-        )
-        figure_path = out / "figures" / "evaluation.png"
-        _save_figure(evaluation.plot(), figure_path)
-        outputs["evaluation_png"] = figure_path
-        outputs["scores"] = scores_path
-        outputs["drift_csv"] = drift_path
-        outputs["figures"] = out / "figures"
+    def explain(
+        self, model: Any, features: pd.DataFrame, scores: pd.DataFrame, settings: RunSettings
+    ) -> tuple[Explanation, pd.DataFrame]:
+        from visitrisk.explain import explain
 
-    metrics = evaluation.to_dict()
-    summary: dict[str, Any] = {
-        "as_of": str(as_of.date()),
-        "plan_start": str(start.date()),
-        "plan_days": days,
-        "seed": seed,
-        "input_digest": str(training_set.metadata.get("input_digest", "")),
-        "model": {**spec_params, **uplift_model_params(model)},
-        "training": {
-            "snapshots": [str(stamp.date()) for stamp in snapshots],
-            "design": design,
-            "rows": len(training_set),
-            "train_rows": len(train),
-            "test_rows": len(test),
-            "dropped": training_set.metadata.get("dropped", {}),
-        },
-        "metrics": metrics,
-        "plan": plan.summary,
-        "counts": _run_counts(len(portfolio.customers), len(scores), plan),
-        "drift": _drift_summary(drift, drift_warning),
-        "timings_seconds": timings,
-    }
+        explanation = explain(model, features, random_state=settings.seed)
+        return explanation, scores.join(explanation.reasons(lang=settings.lang, n=3))
 
-    with step("tracking", "Logging to MLflow"):
-        not_logged = _log_run(
-            summary,
-            out=out,
-            tracking_uri=tracking_uri,
-            training=(train, test),
-            evaluation=evaluation,
-            model=model,
-            features=features,
-            files=[outputs["plan_csv"], outputs["exclusions_csv"], figure_path, *shap_figures],
-            model_params=uplift_model_params(model),
-            drift=drift,
-        )
-    summary["not_logged"] = not_logged
-    summary_path = out / "run_summary.json"
-    text = json.dumps(summary, indent=2, default=str, ensure_ascii=False)
-    write_atomic(summary_path, text.encode("utf-8"))
-    outputs["run_summary"] = summary_path
-    return RunResult(out_dir=out, outputs=outputs, summary=summary, not_logged=not_logged)
+    def planner(
+        self, scores: pd.DataFrame, staff: pd.DataFrame
+    ) -> tuple[Callable[..., VisitPlan], Any]:
+        from visitrisk.planning import plan_visits
 
+        return plan_visits, scores
 
-def _one_row_per_customer_and_snapshot(training_set: Any) -> Any:
-    """Drop a trial row's second clone: one row per customer and snapshot.
-
-    Drift compares populations of customers; a trial row kept in both arms would count
-    twice.
-    """
-    from visitrisk.experiment import _take
-
-    keys = pd.DataFrame({"snapshot": training_set.snapshot, "customer": training_set.customer_id})
-    first = ~keys.duplicated().to_numpy()
-    return training_set if first.all() else _take(training_set, first)
-
-
-def _run_counts(customers: int, delinquent_scored: int, plan: Any) -> dict[str, int]:
-    """Count the run summary's customers, scored, planned, held-out and excluded rows."""
-    return {
-        "customers": int(customers),
-        "delinquent_scored": int(delinquent_scored),
-        "planned_visits": int((plan.plan["arm"] == "visit").sum()),
-        "holdout": int((plan.plan["arm"] == "holdout").sum()),
-        "excluded": len(plan.exclusions),
-    }
-
-
-def _drift_summary(drift: pd.DataFrame, warning: str | None) -> dict[str, Any]:
-    """Summarise drift for the run summary: the score's PSI and the major-band features.
-
-    The calendar month is left out of the major features: a single scoring date always
-    differs from a year of training months.
-    """
-    from visitrisk.drift import SCORE_NAME
-
-    return {
-        "uplift_score_psi": float(drift.set_index("feature").at[SCORE_NAME, "psi"]),
-        "major_features": drift.loc[
-            (drift["band"] == "major") & ~drift["calendar"], "feature"
-        ].tolist(),
-        "warning": warning,
-    }
-
-
-def _missing_staff_problem() -> pd.DataFrame:
-    from visitrisk._problems import problem, problem_frame
-
-    message = (
-        "staff: the table is needed to plan visits (officers, working days, "
-        "visits per day) and was not given (rule missing_table)."
-    )
-    return problem_frame([problem("staff", "", "missing_table", message)])
-
-
-def _model_from_spec(model_spec: str | os.PathLike[str] | None, seed: int) -> tuple[Any, dict]:
-    if model_spec is None:
-        from visitrisk.learners import UpliftModel
-
-        return UpliftModel(learner=_DEFAULT_LEARNER, random_state=seed), {"spec": "default"}
-    from visitrisk.specs import load_model_spec
-
-    spec = load_model_spec(model_spec)
-    return spec.build(random_state=seed), {"spec": str(model_spec), **spec.to_params()}
+    def customers_of(self, customer_ids: pd.Series) -> pd.DataFrame:
+        return self.portfolio.customers
 
 
 def _scores_for_planning(
-    scores: pd.DataFrame, features: pd.DataFrame, portfolio: Any, as_of: pd.Timestamp
+    scores: pd.DataFrame, features: pd.DataFrame, portfolio: Any, settings: RunSettings
 ) -> pd.DataFrame:
     """Add what the planner needs about each scored customer: branch, place, state, visits."""
     customers = portfolio.customers.set_index("customer_id")
@@ -370,95 +237,15 @@ def _scores_for_planning(
     ]
     visits = portfolio.visits
     last_visit = (
-        visits.loc[visits["visit_date"] <= as_of].groupby("customer_id")["visit_date"].max()
+        visits.loc[visits["visit_date"] <= settings.as_of]
+        .groupby("customer_id")["visit_date"]
+        .max()
     )
     return scores.join(details).assign(
         days_past_due=features["days_past_due"].reindex(scores.index),
         arrears=features["arrears"].reindex(scores.index),
         last_visit_date=last_visit.reindex(scores.index),
     )
-
-
-def _with_customer_details(plan: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
-    """Attach place and personal columns for the reports, which mask the personal ones."""
-    wanted = [
-        column
-        for column in ("township", "village", *_PERSONAL_COLUMNS)
-        if column in customers.columns and customers[column].notna().any()
-    ]
-    if not wanted:
-        return plan
-    details = customers.set_index("customer_id")[wanted]
-    return plan.join(details, on="customer_id")
-
-
-def _save_figure(figure: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    write_atomic(path, buffer.getvalue())
-
-
-def _log_run(
-    summary: dict[str, Any],
-    *,
-    out: Path,
-    tracking_uri: str | None,
-    training: tuple[Any, Any],
-    evaluation: Any,
-    model: Any,
-    features: pd.DataFrame,
-    files: list[Path],
-    model_params: dict[str, str],
-    drift: pd.DataFrame,
-) -> list[str]:
-    from visitrisk.drift import drift_metrics
-    from visitrisk.tracking import promote, start_run
-
-    train, test = training
-    params = {
-        **model_params,
-        "treatment_window": train.metadata.get("treatment_window"),
-        "horizon": train.metadata.get("horizon"),
-        "min_dpd": train.metadata.get("min_dpd"),
-        "design": train.metadata.get("design"),
-        "seed": summary["seed"],
-        "as_of": summary["as_of"],
-        "plan_start": summary["plan_start"],
-        "plan_days": summary["plan_days"],
-    }
-    plan_metrics = {
-        f"plan_{name}": float(value)
-        for name, value in {**summary["plan"], **summary["counts"]}.items()
-        if isinstance(value, int | float) and not isinstance(value, bool)
-    }
-    with start_run(
-        run_name=f"run {summary['as_of']}",
-        out_dir=out,
-        tracking_uri=tracking_uri,
-        params=params,
-        data_digest=summary["input_digest"],
-        tags={"visitrisk.kind": "run"},
-    ) as run_log:
-        run_log.log_training_set(train, "training")
-        run_log.log_training_set(test, "test")
-        run_log.log_evaluation(evaluation)
-        run_log.log_metrics(plan_metrics)
-        run_log.log_metrics(drift_metrics(drift))
-        run_log.log_table(drift, "drift/drift.csv")
-        for path in files:
-            run_log.log_file(path, "plan" if path.suffix == ".csv" else "figures")
-        logged = run_log.log_model(model, features, registered_model_name=REGISTERED_MODEL_NAME)
-        if logged is not None and logged.version is not None:
-            # A new model is a challenger; making it champion is a person's decision.
-            promote(
-                REGISTERED_MODEL_NAME,
-                logged.version,
-                "challenger",
-                tracking_uri=run_log.tracking_uri,
-            )
-        summary["mlflow"] = {"tracking_uri": run_log.tracking_uri, "run_id": run_log.run_id}
-    return list(run_log.not_logged)
 
 
 def run_demo(

@@ -296,19 +296,6 @@ class VisitPlan:
 # ---------------------------------------------------------------------------------------------
 
 
-def _plan_id(
-    scores: pd.DataFrame,
-    staff: pd.DataFrame,
-    start: pd.Timestamp,
-    days: int,
-    rules: PlanRules,
-    holdout: float,
-    seed: int,
-) -> str:
-    row_hashes = pd.util.hash_pandas_object(scores, index=False).to_numpy()
-    return _plan_id_of_rows(row_hashes, staff, start, days, rules, holdout, seed)
-
-
 def _plan_id_of_rows(
     row_hashes: np.ndarray,
     staff: pd.DataFrame,
@@ -701,7 +688,8 @@ def plan_visits(
     )
     routes = routes.sort_values(["officer_id", "visit_date"], kind="stable").reset_index(drop=True)
 
-    plan_id = _plan_id(customers, staff, start_day, days, rules, holdout, seed)
+    row_hashes = pd.util.hash_pandas_object(customers, index=False).to_numpy()
+    plan_id = _plan_id_of_rows(row_hashes, staff, start_day, days, rules, holdout, seed)
     held = candidates[is_holdout]
     held = held[np.lexsort((held, -net_gain[held], branch[held]))]
     probability_of = np.ones(len(customers))

@@ -420,7 +420,8 @@ def write_reports(
     ``km_per_crew_day`` and ``km_total`` (km). Listed under "plan details": ``customers``,
     ``eligible``, ``officers``, ``crew_days``, ``team_size``, ``must_visit_served``,
     ``must_visit_eligible``, ``refill_visits``, ``holdout_share_target``, ``days``,
-    ``method``, ``seed``, and any other key under its own (untranslated) name. A ``None``
+    ``method``, ``seed``, ``as_of``, ``treatment_window`` and ``horizon`` (the run's
+    scoring date and label windows), and any other key under its own (untranslated) name. A ``None``
     value is left out. Exclusions by reason are always counted from ``exclusions``, so
     the summary cannot disagree with the rows.
 
