@@ -164,6 +164,25 @@ def test_training_set_is_logged_as_features_and_labels_only(logged, fitted):
     assert json.loads(inputs[0].dataset.profile)["num_rows"] == len(training_set)
 
 
+def test_weighted_training_set_is_logged_with_its_weights(fitted, tmp_path):
+    import dataclasses
+
+    import mlflow
+
+    training_set, _ = fitted
+    weights = np.linspace(0.5, 3.0, len(training_set))
+    weighted = dataclasses.replace(training_set, weight=pd.Series(weights, name="weight"))
+    with start_run(experiment=EXPERIMENT, run_name="weighted", out_dir=tmp_path) as run:
+        assert run.log_training_set(weighted, "training")
+    inputs = mlflow.MlflowClient(run.tracking_uri).get_run(run.run_id).inputs.dataset_inputs
+    schema = json.loads(inputs[0].dataset.schema)["mlflow_colspec"]
+    assert {column["name"] for column in schema} == set(training_set.X.columns) | {
+        "treatment",
+        "cured",
+        "weight",
+    }
+
+
 def test_pyfunc_in_a_fresh_process_reproduces_scores_by_alias(logged, fitted, tmp_path):
     training_set, model = fitted
     run = logged["run"]

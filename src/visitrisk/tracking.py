@@ -363,8 +363,10 @@ class RunLog:
         """Log a ``TrainingSet`` as an MLflow data set input: features and labels only.
 
         Customer ids and snapshot dates are left out; categorical features are logged as
-        text. The data set's name is ``<context>_set``; its digest and profile (rows) are
-        MLflow's, and the ``input_digest`` of the source tables becomes a tag of the input.
+        text. A ``weight`` column is added when the rows are weighted (the emulated trial's
+        clones), since the rows mean nothing without their weights. The data set's name is
+        ``<context>_set``; its digest and profile (rows) are MLflow's, and the
+        ``input_digest`` of the source tables becomes a tag of the input.
 
         Returns
         -------
@@ -381,6 +383,9 @@ class RunLog:
             frame = _loggable_features(training_set.X).assign(
                 treatment=training_set.treatment.to_numpy(), cured=training_set.cured.to_numpy()
             )
+            weight = training_set.weight.to_numpy()
+            if (weight != 1.0).any():
+                frame["weight"] = weight
             tags = [InputTag("mlflow.data.context", context)]
             digest = training_set.metadata.get("input_digest")
             if digest:
