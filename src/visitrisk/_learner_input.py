@@ -117,6 +117,7 @@ def real_at_least(low: float, unit: str = "") -> Constraint:
     )
 
 
+BOOLEAN = Constraint(lambda v: isinstance(v, bool | np.bool_), "a bool (True or False)")
 N_JOBS = Constraint(
     lambda v: v is None or (_is_int(v) and v != 0), "None or a non-zero int (threads)"
 )
