@@ -16,11 +16,15 @@ true uplift, or true uplift × value) captures, next to:
   simulator's *true* uplift of the training rows. No learner can see that label; it shows
   how much of the oracle the features allow at all.
 
-Learners use visitrisk's defaults only (no tuning on the test snapshots). Each learner's
-doubly robust estimate of its own policy value on the test rows is reported too: it is what
-a bank without the truth would see. The T and S learners are refitted with two more seeds
-(``seed_spread_top_20pct``) to show how much a share moves with the seed alone, and the
-DR-estimated average effect on the test rows is set beside the true mean uplift
+Learners use visitrisk's defaults only (no tuning on the test snapshots), each also in the
+variants of :data:`VARIANTS` (``s+value``: the S learner with ``value_weighting=0.5``, base
+models weighted by the square root of the value at stake). Each learner's doubly robust
+estimate of its own policy value on the test rows is reported too: it is what a bank
+without the truth would see. Every learner and variant is refitted with two more seeds
+(``seed_spread_top_20pct``) to show how much a share moves with the seed alone;
+``variants`` sums it up per policy (shares at 10/20/30 %, value at 20 % and its ratio to the
+DPD rule, and the mean, min and max at 20 % over the three seeds). The DR-estimated average
+effect on the test rows is set beside the true mean uplift
 (``heterogeneous.estimand``): the learners are trained on landmarked rows (still delinquent
 after the treatment window, the bank's usual visits after it) while the truth compares one
 visit in the window with none at all.

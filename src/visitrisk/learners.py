@@ -477,7 +477,7 @@ class XLearner(_DirectLearner):
         uses the default LightGBM classifier (see :class:`TLearner`).
     effect_model : regressor, default None
         Template of the effect regressor(s). ``None`` uses a LightGBM regressor with the
-        defaults in ``visitrisk._learner_input`` (200 trees, learning rate 0.05, 15 leaves,
+        defaults in ``visitrisk._learner_input`` (50 trees, learning rate 0.05, 15 leaves,
         >= 200 rows per leaf, L2 penalty 5): effect targets are noisy.
     propensity_model : classifier, default None
         Base of the calibrated propensity model (:class:`~visitrisk.propensity.PropensityModel`);
@@ -589,7 +589,7 @@ class DRLearner(_DirectLearner):
         uses the default LightGBM classifier (see :class:`TLearner`).
     effect_model : regressor, default None
         Template of the effect regressor(s). ``None`` uses a LightGBM regressor with the
-        defaults in ``visitrisk._learner_input`` (200 trees, learning rate 0.05, 15 leaves,
+        defaults in ``visitrisk._learner_input`` (50 trees, learning rate 0.05, 15 leaves,
         >= 200 rows per leaf, L2 penalty 5): effect targets are noisy.
     propensity_model : classifier, default None
         Base of the calibrated propensity model (:class:`~visitrisk.propensity.PropensityModel`);
