@@ -8,8 +8,9 @@ and scores customers in CNY.
 
 In-sample vs out-of-fold. ``predict`` on the rows a learner was fitted on is *in-sample*:
 its models saw those rows. The DR learner keeps its cross-fitted, out-of-fold nuisances
-(``oof_outcomes_``, ``oof_propensity_``), the X learner its out-of-fold propensity; for an
-out-of-fold uplift of any learner use :func:`cross_val_uplift`.
+(``oof_outcomes_``, ``oof_propensity_``) and, by default, uplift (``oof_uplift_``), the X
+learner its out-of-fold propensity; for an out-of-fold uplift of any learner use
+:func:`cross_val_uplift`.
 
 Early stopping (opt-in, ``early_stopping_rounds``): LightGBM outcome and propensity models
 hold out ``validation_fraction`` of the customers (10 %) and stop adding trees once their
