@@ -52,6 +52,34 @@ def test_split_by_time_refuses_what_leaves_nothing_to_train_on():
         split_by_time(_training_set(["2026-01-31", "2026-02-28"]), test_snapshots=0)
 
 
+def test_trial_rows_train_and_landmark_rows_of_the_test_snapshots_evaluate():
+    from visitrisk import build_training_set, simulate_portfolio
+    from visitrisk.experiment import _sets_for_evaluation
+    from visitrisk.labels import monthly_snapshots
+
+    portfolio = simulate_portfolio(800, seed=5, as_of="2026-06-30", history_months=20).portfolio
+    snapshots = monthly_snapshots(portfolio)
+    built = []
+
+    def build(dates, design):
+        built.append((len(dates), design))
+        return build_training_set(portfolio, dates, design=design)
+
+    full, train, test = _sets_for_evaluation(build, snapshots, 2, "trial")
+    assert built == [(len(snapshots), "trial"), (2, "landmark")]
+    assert full.metadata["design"] == train.metadata["design"] == "trial"
+    assert (train.weight != 1).any()
+    assert set(train.snapshot) < set(full.snapshot)
+    expected = build_training_set(portfolio, snapshots[-2:], design="landmark")
+    pd.testing.assert_frame_equal(test.to_frame(), expected.to_frame())
+    assert (test.weight == 1).all()
+
+    built.clear()
+    full, train, test = _sets_for_evaluation(build, snapshots, 2, "landmark")
+    assert built == [(len(snapshots), "landmark")]
+    pd.testing.assert_frame_equal(test.to_frame(), expected.to_frame())
+
+
 def test_true_value_captured_against_the_oracle():
     score = np.array([4.0, 3.0, 2.0, 1.0])
     true_uplift = np.array([0.0, 0.5, 0.1, 0.2])
@@ -107,6 +135,7 @@ def test_experiment_command_compares_models_as_child_runs(tmp_path, monkeypatch)
     assert children["metrics.qini_auc_ipw"].notna().all()
     assert children["metrics.true_value_share_top_20pct"].between(-1, 1).all()
     assert parent["params.test_snapshots"].count("-") == 2
+    assert parent["params.design"] == "trial"
     client = mlflow.MlflowClient(uri)
     assert [a.path for a in client.list_artifacts(parent["run_id"])] == ["comparison.csv"]
     inputs = client.get_run(parent["run_id"]).inputs.dataset_inputs

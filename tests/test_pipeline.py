@@ -40,6 +40,22 @@ def test_run_writes_every_output(cli_run):
     assert not list(out.glob("*.tmp"))
 
 
+def test_run_trains_on_the_emulated_trial_by_default_and_records_it(cli_run):
+    import mlflow
+
+    _, out = cli_run
+    summary = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+    training = summary["training"]
+    assert training["design"] == "trial"
+    assert "follows_neither_arm" in training["dropped"]
+    # The test rows are observed customers (landmark rows), the training rows clones:
+    # evaluation ran, so evaluate accepted them.
+    assert summary["metrics"]["n_rows"] == training["test_rows"]
+    client = mlflow.MlflowClient(summary["mlflow"]["tracking_uri"])
+    params = client.get_run(summary["mlflow"]["run_id"]).data.params
+    assert params["design"] == "trial"
+
+
 def test_every_delinquent_customer_is_planned_or_excluded(cli_run, data_dir):
     _, out = cli_run
     plan = pd.read_csv(out / "visit_plan.csv", dtype=str, encoding="utf-8-sig")
@@ -93,11 +109,24 @@ def test_unreachable_tracking_store_still_yields_the_plan(data_dir, tmp_path):
             days=5,
             out_dir=tmp_path,
             tracking_uri="http://127.0.0.1:9",
+            design="landmark",
         )
     assert result.not_logged
     assert (tmp_path / "visit_plan.csv").exists()
     summary = json.loads((tmp_path / "run_summary.json").read_text(encoding="utf-8"))
     assert summary["not_logged"] == result.not_logged
+    assert summary["training"]["design"] == "landmark"
+    assert "cured_in_window" in summary["training"]["dropped"]
+
+
+def test_run_refuses_an_unknown_design(data_dir, tmp_path):
+    with pytest.raises(ValueError, match=r"'design' parameter of run must be one of"):
+        run(data_dir, as_of=AS_OF, start="2026-12-01", days=5, out_dir=tmp_path, design="x")
+    args = ["run", str(data_dir), "--as-of", AS_OF, "--start", "2026-12-01", "--days", "5"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path), "--design", "naive"])
+    assert result.exit_code == 2
+    assert "naive" in result.output
+    assert not (tmp_path / "visit_plan.csv").exists()
 
 
 def test_broken_table_exits_1_and_writes_nothing(data_dir, tmp_path):

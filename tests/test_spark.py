@@ -86,12 +86,23 @@ def spark():
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
-    """A small simulated portfolio, its Parquet folder and features as of AS_OF."""
-    portfolio = vr.simulate_portfolio(300, seed=3, history_months=18).portfolio
+    """A small simulated portfolio and its Parquet folder, rows in Spark's canonical order.
+
+    Spark brings each customer's rows to pandas in a canonical order (by loan, then date,
+    ...); sums of payments then run in that order. A book stored in another order gives
+    the same features up to the last bit of some ratios (``paid_to_due_*``), enough to move
+    a value across a drift bin's edge: the byte-for-byte comparisons need the same order.
+    """
+    from visitrisk._spark_buckets import _ROW_ORDER
+
+    simulated = vr.simulate_portfolio(300, seed=3, history_months=18).portfolio
     folder = tmp_path_factory.mktemp("parquet")
-    for name, table in portfolio.tables().items():
-        table.to_parquet(folder / f"{name}.parquet", index=False)
-    return portfolio, folder
+    for name, table in simulated.tables().items():
+        order = [column for column in _ROW_ORDER.get(name, ()) if column in table.columns]
+        if order:
+            table = table.sort_values(order, kind="stable", na_position="first")
+        table.reset_index(drop=True).to_parquet(folder / f"{name}.parquet", index=False)
+    return vr.load_portfolio(folder), folder
 
 
 @pytest.fixture(scope="module")
@@ -220,6 +231,58 @@ def test_sample_keeps_whole_customers_with_their_exact_rows(tables, training):
     assert set(half.customer_id) <= sampled(7, 0.5)
     assert sampled(7, 0.5) == sampled(7, 0.5) < sampled(7, 0.8)
     assert sampled(7, 0.5) != sampled(8, 0.5)
+
+
+def test_full_sample_is_the_pandas_trial(tables, training, book):
+    from visitrisk import spark as vs
+
+    snapshots, _, _ = training
+    expected = vr.build_training_set(book[0], snapshots, design="trial", random_state=4)
+    got = vs.sample_training_set(tables, snapshots, design="trial", random_state=4)
+    assert (expected.weight != 1).any()
+    pd.testing.assert_frame_equal(got.to_frame(), expected.to_frame())
+    pd.testing.assert_frame_equal(got.timing, expected.timing)
+    for key in ("dropped", "design", "eligible", "effective_rows", "hazard_person_days"):
+        assert got.metadata[key] == expected.metadata[key], key
+
+
+def test_flagged_visits_are_judged_on_the_whole_log(spark, book, tmp_path):
+    from visitrisk import spark as vs
+
+    tables = book[0].tables()
+    visits = tables["visits"].copy()
+    # Plant: one in four visits moved to the Sunday of its week (off every officer's week).
+    rng = np.random.default_rng(1)
+    planted = rng.random(len(visits)) < 0.25
+    weekday = visits["visit_date"].dt.day_of_week.to_numpy()
+    visits.loc[planted, "visit_date"] += pd.to_timedelta(6 - weekday[planted], unit="D")
+    portfolio = vr.load_portfolio(**{**tables, "visits": visits})
+    for name, table in portfolio.tables().items():
+        table.to_parquet(tmp_path / f"{name}.parquet", index=False)
+    spark_tables = vs.read_tables(spark, tmp_path)
+    snapshots = monthly_snapshots(portfolio)[-3:]
+
+    expected = vr.build_training_set(portfolio, snapshots, exclude_flagged_visits=True)
+    assert expected.metadata["flagged_visits_excluded"] > 0
+    kept_all = vr.build_training_set(portfolio, snapshots)
+    assert (expected.treatment != kept_all.treatment).any()
+    # The staff rules need the officers' week, which the sample's own tables lack: the
+    # sample must read the flags of the whole log, and then keeps the full set's rows.
+    half = vs.sample_training_set(
+        spark_tables, snapshots, fraction=0.5, seed=7, exclude_flagged_visits=True
+    )
+    kept = expected.customer_id.isin(set(half.customer_id)).to_numpy()
+    assert 0.3 < kept.mean() < 0.7
+    for name in ("treatment", "cured", "customer_id"):
+        pd.testing.assert_series_equal(
+            getattr(half, name), getattr(expected, name).loc[kept].reset_index(drop=True)
+        )
+    full = vs.sample_training_set(
+        spark_tables, snapshots, design="trial", exclude_flagged_visits=True
+    )
+    trial = vr.build_training_set(portfolio, snapshots, design="trial", exclude_flagged_visits=True)
+    pd.testing.assert_frame_equal(full.to_frame(), trial.to_frame())
+    assert full.metadata["flagged_visits_excluded"] == trial.metadata["flagged_visits_excluded"]
 
 
 def test_sample_fraction_is_checked(tables, training):
@@ -382,6 +445,8 @@ def test_cli_run_with_the_spark_engine_writes_the_pandas_plan_byte_for_byte(spar
         for engine, out in done.items()
     }
     assert summaries["spark"]["engine"] == "spark"
+    assert summaries["spark"]["training"]["design"] == "trial"
+    assert summaries["spark"]["training"]["dropped"] == summaries["pandas"]["training"]["dropped"]
     assert summaries["spark"]["metrics"] == summaries["pandas"]["metrics"]
     assert summaries["spark"]["counts"] == summaries["pandas"]["counts"]
     assert summaries["spark"]["counts"]["planned_visits"] > 0

@@ -120,6 +120,7 @@ def run(
     min_dpd: int = 1,
     test_snapshots: int = 2,
     capacities: Sequence[float] = (0.1, 0.2, 0.3),
+    design: str = "trial",
     sample_fraction: float = 1.0,
     spark: SparkSession | None = None,
     master: str | None = "local[2]",
@@ -139,7 +140,7 @@ def run(
     master : str or None, default "local[2]"
         Spark master when no session is given (``None``: as ``spark-submit`` set it).
     as_of, start, days, out_dir, model_spec, holdout, seed, lang, tracking_uri, rules, \
-treatment_window, horizon, min_dpd, test_snapshots, capacities, progress
+treatment_window, horizon, min_dpd, test_snapshots, capacities, design, progress
         As in :func:`visitrisk.pipeline.run`.
 
     Returns
@@ -156,14 +157,15 @@ treatment_window, horizon, min_dpd, test_snapshots, capacities, progress
     from visitrisk.contract import DataError
     from visitrisk.drift import DriftWarning, drift_report, score_drift_warning
     from visitrisk.evaluation import evaluate
-    from visitrisk.experiment import split_by_time
-    from visitrisk.labels import monthly_snapshots
+    from visitrisk.experiment import _sets_for_evaluation
+    from visitrisk.labels import DESIGNS, _checked_parameters, monthly_snapshots
     from visitrisk.pipeline import (
         RunResult,
         _drift_summary,
         _log_run,
         _missing_staff_problem,
         _model_from_spec,
+        _one_row_per_customer_and_snapshot,
         _run_counts,
         _save_figure,
         _with_customer_details,
@@ -182,6 +184,10 @@ treatment_window, horizon, min_dpd, test_snapshots, capacities, progress
         yield
         timings[name] = round(time.perf_counter() - started, 3)
 
+    if design not in DESIGNS:
+        raise ValueError(
+            f"The 'design' parameter of run must be one of {list(DESIGNS)}. Got {design!r} instead."
+        )
     as_of = pd.Timestamp(as_of).normalize()
     start = pd.Timestamp(start).normalize()
     session = spark if spark is not None else vs.spark_session(master)
@@ -198,17 +204,25 @@ treatment_window, horizon, min_dpd, test_snapshots, capacities, progress
         snapshots = monthly_snapshots(
             _log_span(tables), treatment_window, horizon, before=as_of + pd.Timedelta(days=1)
         )
-        training_set = vs.sample_training_set(
-            tables,
-            snapshots,
-            treatment_window,
-            horizon,
-            min_dpd,
-            fraction=sample_fraction,
-            seed=seed,
-            data_end=as_of,
-        )
-        train, test = split_by_time(training_set, test_snapshots)
+        # One customer sample on the driver for the training rows and the test rows, as
+        # sample_training_set would build them.
+        sample = vs._CustomerSample.collect(tables, list(snapshots), sample_fraction, seed)
+
+        def build(dates: Sequence[pd.Timestamp], rows_design: str) -> Any:
+            stamps, days, options = _checked_parameters(
+                dates,
+                treatment_window,
+                horizon,
+                min_dpd,
+                design=rows_design,
+                visit_weekdays="Mon Tue Wed Thu Fri",
+                random_state=seed,
+                n_jobs=1,
+                exclude_flagged_visits=False,
+            )
+            return sample.training_set(stamps, days, as_of, options)
+
+        training_set, train, test = _sets_for_evaluation(build, snapshots, test_snapshots, design)
     with step("evaluate", "Fitting on earlier snapshots and evaluating on the latest"):
         evaluated_model = clone(model_template).fit(train)
         evaluation = evaluate(
@@ -231,9 +245,8 @@ treatment_window, horizon, min_dpd, test_snapshots, capacities, progress
         write_atomic(scores_path, scores.to_parquet())
     with step("drift", "Comparing the customers scored with the training population"):
         # The reference scores come from the scoring model, on the rows it learned from.
-        drift = drift_report(
-            training_set.X, features, model.predict(training_set.X), scores["uplift"]
-        )
+        reference = _one_row_per_customer_and_snapshot(training_set).X
+        drift = drift_report(reference, features, model.predict(reference), scores["uplift"])
         drift_path = out / "drift.csv"
         write_atomic(drift_path, drift.to_csv(index=False).encode("utf-8"))
         drift_warning = score_drift_warning(drift)
@@ -279,6 +292,7 @@ treatment_window, horizon, min_dpd, test_snapshots, capacities, progress
         "model": {**spec_params, **uplift_model_params(model)},
         "training": {
             "snapshots": [str(stamp.date()) for stamp in snapshots],
+            "design": design,
             "rows": len(training_set),
             "train_rows": len(train),
             "test_rows": len(test),

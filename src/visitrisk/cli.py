@@ -227,6 +227,10 @@ def run(
         float,
         typer.Option("--sample", min=0.0, max=1.0, help="Spark: share of customers to train on."),
     ] = 1.0,
+    design: Annotated[
+        Literal["trial", "landmark"],
+        typer.Option("--design", help="Training rows: emulated trial, or landmark design."),
+    ] = "trial",
 ) -> None:
     """Validate, train, evaluate, score, explain and plan visits; write reports; log to MLflow.
 
@@ -257,14 +261,19 @@ def run(
 
         def pipeline(say: Callable[[str], None]) -> RunResult:
             return run_spark(
-                str(data_dir), **settings, sample_fraction=sample, master=master, progress=say
+                str(data_dir),
+                **settings,
+                design=design,
+                sample_fraction=sample,
+                master=master,
+                progress=say,
             )
     else:
         if not Path(data_dir).is_dir():
             raise typer.BadParameter(f"'{data_dir}' is not a folder.", param_hint="DATA_DIR")
 
         def pipeline(say: Callable[[str], None]) -> RunResult:
-            return run_pipeline(Path(data_dir), **settings, progress=say)
+            return run_pipeline(Path(data_dir), **settings, design=design, progress=say)
 
     try:
         result = _with_progress(pipeline)
@@ -346,12 +355,16 @@ def demo(
     ),
     customers: Annotated[int, typer.Option("--customers", min=500, help="Customers.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+    design: Annotated[
+        Literal["trial", "landmark"],
+        typer.Option("--design", help="Training rows: emulated trial, or landmark design."),
+    ] = "trial",
 ) -> None:
     """Simulate a portfolio and run visitrisk on it end to end; print where outputs are."""
     from visitrisk.pipeline import run_demo
 
     result = _with_progress(
-        lambda say: run_demo(out, n_customers=customers, seed=seed, progress=say)
+        lambda say: run_demo(out, n_customers=customers, seed=seed, design=design, progress=say)
     )
     _print_run_summary(result)
 
@@ -427,6 +440,10 @@ def experiment(
     out: Annotated[Path, typer.Option("--out", help="Folder for outputs.")] = Path(
         "experiment_output"
     ),
+    design: Annotated[
+        Literal["trial", "landmark"],
+        typer.Option("--design", help="Training rows: emulated trial, or landmark design."),
+    ] = "trial",
 ) -> None:
     """Fit several model specs on the same data and split; compare them in MLflow."""
     from rich.console import Console
@@ -439,7 +456,11 @@ def experiment(
     try:
         with console.status("Running the experiment...") as status:
             result = run_experiment(
-                spec, out_dir=out, tracking_uri=tracking_uri, progress=status.update
+                spec,
+                out_dir=out,
+                tracking_uri=tracking_uri,
+                design=design,
+                progress=status.update,
             )
     except SpecError as error:
         console.print(f"[red]{error}[/red]")

@@ -1,19 +1,19 @@
 """Experiments: several model specs on the same data and split, compared in MLflow.
 
-:func:`run_experiment` builds the training set once, splits it by time (train on earlier
-snapshots, test on the latest ones), fits every model spec as a child run of one parent run,
-evaluates each with the same out-of-fold test-set nuisances (IPW and doubly robust
-metrics), and, on simulated data, measures the *true* value each model captures against
-the oracle. The comparison table goes to the parent run (``comparison.csv``) and to the
-output folder; the runs compare side by side in the MLflow UI or with
-``mlflow.search_runs(experiment_names=[name])``.
+:func:`run_experiment` builds the training set once (the emulated trial by default),
+splits it by time (train on earlier snapshots, test on the landmark rows of the latest
+ones), fits every model spec as a child run of one parent run, evaluates each with the same
+out-of-fold test-set nuisances (IPW and doubly robust metrics), and, on simulated data,
+measures the *true* value each model captures against the oracle. The comparison table
+goes to the parent run (``comparison.csv``) and to the output folder; the runs compare side
+by side in the MLflow UI or with ``mlflow.search_runs(experiment_names=[name])``.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -143,6 +143,40 @@ def split_by_time(
     return _take(training_set, train_rows), _take(training_set, test_rows)
 
 
+def _sets_for_evaluation(
+    build: Callable[[Sequence[pd.Timestamp], str], TrainingSet],
+    snapshots: Sequence[pd.Timestamp],
+    test_snapshots: int,
+    design: str,
+) -> tuple[TrainingSet, TrainingSet, TrainingSet]:
+    """Return ``(full, train, test)``: rows to refit on and to fit on, in ``design``; test rows.
+
+    ``build(snapshots, design)`` builds a training set (e.g. :func:`visitrisk.
+    build_training_set` with the run's parameters bound). ``train`` is ``full`` split by
+    :func:`split_by_time`. ``test`` always holds landmark rows of the test snapshots, the
+    only rows :func:`visitrisk.evaluate` accepts: the trial design's rows are weighted
+    clones (a customer in both arms, one arm's clone cut short at the first deviation),
+    while ``evaluate`` fits its own propensity and outcome models on observed customers
+    with their observed visits and weighs nothing. The landmark rows are such customers,
+    and the ones who cured inside the window, who could no longer be visited and would
+    read "not visited" whatever the plan, are out (immortal time). What the metrics then
+    judge is the ranking among customers still delinquent after the window, not the
+    trial's estimand: they compare models, the trial rows train them.
+
+    The trial's visit-hazard model behind ``train``'s weights is fitted on the days of
+    every snapshot of ``full``, test snapshots included. It learns whom the bank visits;
+    of the test outcomes it sees only that a cure inside the window ends the days at risk,
+    and the evaluated model reads none of that through a weight of another customer's
+    training row. Fitting it again without the test snapshots would cost a second trial
+    build per run for no measurable gain.
+    """
+    full = build(snapshots, design)
+    train, test = split_by_time(full, test_snapshots)
+    if design != "landmark":
+        test = build(list(test.metadata["snapshots"]), "landmark")
+    return full, train, test
+
+
 def true_value_captured(
     score: np.ndarray,
     true_uplift: np.ndarray,
@@ -260,6 +294,7 @@ def run_experiment(
     out_dir: str | os.PathLike[str] = "experiment_output",
     tracking_uri: str | None = None,
     log_models: bool = True,
+    design: str = "trial",
     progress: Callable[[str], None] | None = None,
 ) -> ExperimentResult:
     """Fit and compare several model specs on one training set and time-based split.
@@ -274,6 +309,10 @@ def run_experiment(
         MLflow store; default as :func:`visitrisk.tracking.resolve_tracking_uri`.
     log_models : bool, default True
         Log each fitted model as a pyfunc in its child run.
+    design : {"trial", "landmark"}, default "trial"
+        Construction of the rows the models learn from (:func:`visitrisk.
+        build_training_set`); every model is evaluated on the landmark rows of the test
+        snapshots either way.
     progress : callable, optional
         Called with a short message before each step (e.g. a console's ``print``).
 
@@ -283,11 +322,16 @@ def run_experiment(
         The comparison table, the metrics, and where the runs are.
     """
     from visitrisk.evaluation import evaluate
-    from visitrisk.labels import build_training_set
+    from visitrisk.labels import DESIGNS, build_training_set
     from visitrisk.nuisance import fit_nuisances
     from visitrisk.specs import ExperimentSpec, load_experiment_spec
     from visitrisk.tracking import start_run
 
+    if design not in DESIGNS:
+        raise ValueError(
+            f"The 'design' parameter of run_experiment must be one of {list(DESIGNS)}. "
+            f"Got {design!r} instead."
+        )
     if not isinstance(spec, ExperimentSpec):
         spec = load_experiment_spec(spec)
     say = progress or (lambda message: None)
@@ -298,10 +342,21 @@ def run_experiment(
     portfolio, truth = _load_data(spec)
     snapshots = _snapshots(spec, portfolio)
     say(f"Building the training set on {len(snapshots)} month-end snapshots")
-    full = build_training_set(
-        portfolio, snapshots, spec.treatment_window, spec.horizon, spec.min_dpd
+    full, train, test = _sets_for_evaluation(
+        lambda dates, rows_design: build_training_set(
+            portfolio,
+            dates,
+            spec.treatment_window,
+            spec.horizon,
+            spec.min_dpd,
+            design=rows_design,
+            random_state=spec.seed,
+            n_jobs=spec.n_jobs,
+        ),
+        snapshots,
+        spec.test_snapshots,
+        design,
     )
-    train, test = split_by_time(full, spec.test_snapshots)
     say(f"Fitting test-set nuisances ({len(test):,} rows)")
     groups = test.customer_id.to_numpy()
     nuisances = fit_nuisances(
@@ -333,6 +388,7 @@ def run_experiment(
         "treatment_window": spec.treatment_window,
         "horizon": spec.horizon,
         "min_dpd": spec.min_dpd,
+        "design": design,
         "capacities": list(spec.capacities),
         "seed": spec.seed,
         "train_snapshots": [str(s.date()) for s in train.metadata["snapshots"]],

@@ -39,6 +39,7 @@ from visitrisk._book import (
     _restrict,
     _settle,
     _snapshot_state,
+    _take,
 )
 from visitrisk._feature_groups import _compute, _Frame, _township_counts
 from visitrisk.contract import Portfolio
@@ -107,8 +108,8 @@ def _states_on_dates(
     state_origination = loan_origination[all_states["loan"].to_numpy()]
     states = []
     for day in (_day(stamp) for stamp in stamps):
-        loan_state = all_states.loc[(state_day == day) & (state_origination <= day)]
-        raw_state = raw_states.loc[(raw_day == day) & (raw_origination <= day)]
+        loan_state = _take(all_states, (state_day == day) & (state_origination <= day))
+        raw_state = _take(raw_states, (raw_day == day) & (raw_origination <= day))
         customer_state, open_loan = _snapshot_state(book, raw_state, loan_state)
         states.append((raw_state, loan_state, customer_state, open_loan))
     return states
@@ -177,8 +178,8 @@ def _features_on_dates(
     population_loans = members[book.loans["customer"].to_numpy()] & on_book
     population_payments = payments_known & population_loans[book.payments["loan"].to_numpy()]
     _refuse_reversals(book, population_payments)
-    settled = _settle(book, population_loans, population_payments)
     book = _restrict(book, population_loans, population_payments, members)
+    settled = _settle(book)  # the restricted book holds exactly those loans and payments
     payments, visits = book.payments, book.visits
 
     snapshots = []
@@ -199,8 +200,8 @@ def _features_on_dates(
             customer_state,
             open_loan,
             settled,
-            payments.loc[payments["pay_day"].to_numpy() <= day],
-            visits.loc[visits["visit_day"].to_numpy() < day + (not visits_before_day)],
+            _take(payments, payments["pay_day"].to_numpy() <= day),
+            _take(visits, visits["visit_day"].to_numpy() < day + (not visits_before_day)),
             counts,
         )
         snapshots.append(_Snapshot(stamp, features, customer_state))

@@ -308,7 +308,9 @@ def build_training_set(
     day, follows neither arm and is counted in
     ``metadata["dropped"]["follows_neither_arm"]``.
 
-    ``"landmark"`` (the default, kept until every consumer passes ``weight``). One row per
+    ``"landmark"`` (the default here, because :func:`visitrisk.evaluate` takes only these
+    rows; :func:`visitrisk.pipeline.run` and :func:`visitrisk.experiment.run_experiment`
+    train on the trial rows and evaluate on these). One row per
     customer still delinquent at the end of the window (the others are counted in
     ``metadata["dropped"]["cured_in_window"]``), ``treatment`` = visited at least once in
     ``[d, d + w)``, weight 1. It removes the immortal-time bias under no effect (the plain
@@ -389,6 +391,42 @@ def build_training_set(
     >>> ts.metadata["dropped"]  # doctest: +SKIP
     {'censored': 0, 'do_not_visit': 3, 'cured_in_window': 41}
     """
+    stamps, days, options = _checked_parameters(
+        snapshots,
+        treatment_window,
+        horizon,
+        min_dpd,
+        design=design,
+        visit_weekdays=visit_weekdays,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        exclude_flagged_visits=exclude_flagged_visits,
+    )
+    end = (
+        last_observed_day(portfolio)
+        if data_end is None
+        else _as_timestamp(data_end, "data_end", _FUNCTION)
+    )
+    return _training_set(portfolio, stamps, *days, end, **options)
+
+
+def _checked_parameters(
+    snapshots: object,
+    treatment_window: object,
+    horizon: object,
+    min_dpd: object,
+    *,
+    design: object,
+    visit_weekdays: object,
+    random_state: object,
+    n_jobs: object,
+    exclude_flagged_visits: object,
+) -> tuple[list[pd.Timestamp], tuple[int, int, int], dict[str, object]]:
+    """Check :func:`build_training_set`'s parameters (``visitrisk.spark`` shares them).
+
+    Returns the snapshots, ``(treatment_window, horizon, min_dpd)`` and the keyword
+    options of :func:`_training_set`.
+    """
     stamps = _snapshot_list(snapshots)
     treatment_window = _positive_days(treatment_window, "treatment_window")
     horizon = _positive_days(horizon, "horizon")
@@ -406,25 +444,15 @@ def build_training_set(
         raise _param_error("random_state", _FUNCTION, "an int (seed)", random_state)
     if not isinstance(exclude_flagged_visits, bool | np.bool_):
         raise _param_error("exclude_flagged_visits", _FUNCTION, "a bool", exclude_flagged_visits)
-    end = (
-        last_observed_day(portfolio)
-        if data_end is None
-        else _as_timestamp(data_end, "data_end", _FUNCTION)
-    )
-    return _training_set(
-        portfolio,
-        stamps,
-        treatment_window,
-        horizon,
-        min_dpd,
-        end,
-        design=design,
-        visit_weekdays=visit_weekdays,
-        weekdays=weekdays,
-        random_state=int(random_state),
-        n_jobs=int(n_jobs),
-        exclude_flagged_visits=bool(exclude_flagged_visits),
-    )
+    options = {
+        "design": design,
+        "visit_weekdays": visit_weekdays,
+        "weekdays": weekdays,
+        "random_state": int(random_state),
+        "n_jobs": int(n_jobs),
+        "exclude_flagged_visits": bool(exclude_flagged_visits),
+    }
+    return stamps, (treatment_window, horizon, min_dpd), options
 
 
 def _training_set(
@@ -442,13 +470,16 @@ def _training_set(
     random_state: int = 0,
     n_jobs: int = 1,
     exclude_flagged_visits: bool = False,
+    visit_audit: pd.DataFrame | None = None,
 ) -> TrainingSet:
     """:func:`build_training_set` after its checks.
 
-    ``township_counts`` (see :func:`visitrisk.features._township_counts_on_dates`) stands
-    in for the portfolio's own township counts when ``portfolio`` holds only some whole
-    customers of a larger one (``visitrisk.spark``). ``weekdays`` is ``visit_weekdays``
-    parsed (parsed here when not given).
+    ``township_counts`` (see :func:`visitrisk.features._township_counts_on_dates`) and
+    ``visit_audit`` (:func:`visitrisk.audit_visits` of the whole visit log) stand in for
+    the portfolio's own when ``portfolio`` holds only some whole customers of a larger one
+    (``visitrisk.spark``): a visit's flags depend on other customers' records (an
+    officer's visits that day, their outcomes in the branch). ``weekdays`` is
+    ``visit_weekdays`` parsed (parsed here when not given).
     """
     if weekdays is None:
         weekdays = parse_weekdays(visit_weekdays, _FUNCTION)
@@ -496,7 +527,7 @@ def _training_set(
     visits = book.visits.loc[book.visits["visit_day"].to_numpy() <= end_day]
     flagged_excluded = None
     if exclude_flagged_visits:
-        visits, flagged_excluded = _without_flagged_visits(portfolio, visits)
+        visits, flagged_excluded = _without_flagged_visits(portfolio, visits, visit_audit)
     first_visit = _next_event_day(
         visits["customer"].to_numpy(), visits["visit_day"].to_numpy(), row_customer, row_stamp
     )
@@ -673,16 +704,36 @@ def _cure_day(
     return np.where(run_end < end_day, run_end + 1, np.int64(2**40))
 
 
-def _without_flagged_visits(portfolio: Portfolio, visits: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+def _without_flagged_visits(
+    portfolio: Portfolio, visits: pd.DataFrame, visit_audit: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, int]:
     """Drop the book's visit rows that the audit flags; return the rest and how many.
 
-    Book visit rows are positions in ``portfolio.visits``.
+    Book visit rows are positions in ``portfolio.visits``. Without ``visit_audit`` the
+    portfolio's own log is audited. With it (the audit of a larger log holding this one),
+    a record is flagged when a flagged record has its customer, date, officer and outcome:
+    every audit rule reads only those, so identical records share their flags.
     """
-    from visitrisk.audit import audit_visits
+    if visit_audit is None:
+        from visitrisk.audit import audit_visits
 
-    flagged_index = audit_visits(portfolio)["visit_index"].unique()
-    flagged = np.isin(visits.index.to_numpy(), portfolio.visits.index.get_indexer(flagged_index))
+        flagged_index = audit_visits(portfolio)["visit_index"].unique()
+        flagged_rows = portfolio.visits.index.get_indexer(flagged_index)
+    else:
+        keys = _visit_keys(portfolio.visits)
+        flagged_rows = np.flatnonzero(keys.isin(_visit_keys(visit_audit)))
+    flagged = np.isin(visits.index.to_numpy(), flagged_rows)
     return visits.loc[~flagged], int(flagged.sum())
+
+
+def _visit_keys(records: pd.DataFrame) -> pd.MultiIndex:
+    """Key visit records by customer, day, officer and outcome (blanks as one sentinel)."""
+    day = pd.to_datetime(records["visit_date"]).to_numpy().astype("datetime64[D]")
+    text = [
+        records[column].astype("str").where(records[column].notna(), "\x00").to_numpy()
+        for column in ("customer_id", "officer_id", "outcome")
+    ]
+    return pd.MultiIndex.from_arrays([text[0], day.astype(np.int64), text[1], text[2]])
 
 
 def average_effect(

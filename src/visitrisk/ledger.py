@@ -305,13 +305,15 @@ def _cumulative_by_date(
     Whole cents add up exactly in float64 below 2**53 cents (9e13 CNY), so comparisons
     between these sums are exact.
     """
-    totals = np.bincount(
-        table.bucket_key(bucket, n_dates + 1, out=scratch[: len(bucket)]),
-        weights=table.cents,
-        minlength=n_loans * (n_dates + 1),
-    ).reshape(n_loans, n_dates + 1)
-    # (bincount of no rows returns int64 zeros)
-    return np.cumsum(totals[:, :n_dates], axis=1, dtype=np.float64)
+    size = n_loans * (n_dates + 1)
+    totals = np.zeros(size)
+    # By blocks of the small scratch array: a full-length key would cost fresh memory.
+    for start in range(0, len(bucket), max(len(scratch), 1)):
+        stop = min(start + len(scratch), len(bucket))
+        part = _Table(table.loan[start:stop], table.day[start:stop], table.cents[start:stop])
+        key = part.bucket_key(bucket[start:stop], n_dates + 1, out=scratch[: stop - start])
+        totals += np.bincount(key, weights=part.cents, minlength=size)
+    return np.cumsum(totals.reshape(n_loans, n_dates + 1)[:, :n_dates], axis=1, dtype=np.float64)
 
 
 def _oldest_unpaid_day(
@@ -428,9 +430,35 @@ def loan_ledger(installments: pd.DataFrame, payments: pd.DataFrame, as_of: Any) 
     as_of_days = _as_of_days(as_of)
     vocabulary, inst, pay = _read_tables(installments, payments)
     n_loans, n_dates = len(vocabulary), len(as_of_days)
+    due, paid, arrears, days_past_due, oldest = _ledger_arrays(inst, pay, n_loans, as_of_days)
+    loans = np.repeat(np.arange(n_loans, dtype=np.int32), n_dates)
+    columns = {
+        "loan_id": id_column(vocabulary, loans),
+        "as_of": np.tile(_to_dates(as_of_days), n_loans),
+        "due_to_date": due.ravel(),
+        "paid_to_date": paid.ravel(),
+        "arrears": arrears.ravel(),
+        "days_past_due": days_past_due.ravel(),
+        "oldest_unpaid_due_date": oldest.ravel().view(_DATE_DTYPE),
+    }
+    # The arrays are ours: no copy into consolidated blocks.
+    return pd.DataFrame(columns, copy=False)
 
+
+def _ledger_arrays(
+    inst: _Table, pay: _Table, n_loans: int, as_of_days: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run the ledger on integer codes: (n_loans, n_dates) arrays of each output column.
+
+    ``inst`` and ``pay`` hold loan codes below ``n_loans``, day numbers and whole cents;
+    ``as_of_days`` are sorted distinct day numbers. Returns ``due_to_date``,
+    ``paid_to_date`` and ``arrears`` (CNY), ``days_past_due`` (days) and the oldest unpaid
+    due date as datetime64[us] ticks (int64; ``_NO_DAY`` for none). :mod:`visitrisk._book`
+    calls it directly with codes it already has, so no identifier is hashed twice.
+    """
+    n_dates = len(as_of_days)
     inst_bucket = _buckets(inst.day, as_of_days)
-    scratch = np.empty(max(len(inst.loan), len(pay.loan)), dtype=np.int64)
+    scratch = np.empty(min(max(len(inst.loan), len(pay.loan)), 4 * _BLOCK), dtype=np.int64)
     due = _cumulative_by_date(inst, inst_bucket, n_loans, n_dates, scratch)
     paid = _cumulative_by_date(pay, _buckets(pay.day, as_of_days), n_loans, n_dates, scratch)
     del pay, scratch
@@ -452,18 +480,7 @@ def loan_ledger(installments: pd.DataFrame, payments: pd.DataFrame, as_of: Any) 
     np.maximum(arrears, 0.0, out=arrears)
     for cents in (due, paid, arrears):
         cents /= 100.0  # in place: these arrays become the output columns
-    loans = np.repeat(np.arange(n_loans, dtype=np.int32), n_dates)
-    columns = {
-        "loan_id": id_column(vocabulary, loans),
-        "as_of": np.tile(_to_dates(as_of_days), n_loans),
-        "due_to_date": due.ravel(),
-        "paid_to_date": paid.ravel(),
-        "arrears": arrears.ravel(),
-        "days_past_due": days_past_due.ravel(),
-        "oldest_unpaid_due_date": oldest.ravel().view(_DATE_DTYPE),
-    }
-    # The arrays are ours: no copy into consolidated blocks.
-    return pd.DataFrame(columns, copy=False)
+    return due, paid, arrears, days_past_due, oldest
 
 
 def customer_ledger(loans: pd.DataFrame, loan_state: pd.DataFrame) -> pd.DataFrame:
@@ -633,6 +650,29 @@ def settle_installments(installments: pd.DataFrame, payments: pd.DataFrame) -> p
           covered.
     """
     vocabulary, inst, pay = _read_tables(installments, payments)
+    order, cumulative, covered = _settlement(inst, pay)
+    loan, day = inst.loan[order], inst.day[order]
+    never = covered == _NO_DAY
+    days_late = np.where(never, np.nan, np.maximum(covered - day, 0))
+    index = installments.index[order]
+    columns = {
+        "loan_id": id_column(vocabulary, loan, index),
+        "due_date": _to_dates(day),
+        "amount_due": installments["amount_due"].to_numpy(dtype=np.float64)[order],
+        "cumulative_due": cumulative / 100.0,
+        "covered_date": _to_dates(covered),
+        "days_late": days_late,
+    }
+    return pd.DataFrame(columns, index=index, copy=False)
+
+
+def _settlement(inst: _Table, pay: _Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """FIFO settlement on integer codes.
+
+    Returns the order of the installment rows (by loan code, due day, row), and in that
+    order the cumulative cents due (int64) and the day of coverage (int64 day number,
+    ``_NO_DAY`` when never covered). :mod:`visitrisk._book` calls it directly.
+    """
     low_day = int(np.r_[inst.day, pay.day].min()) if len(inst.day) + len(pay.day) else 0
 
     order = sort_order(inst.loan, inst.day - low_day)
@@ -658,16 +698,4 @@ def settle_installments(installments: pd.DataFrame, payments: pd.DataFrame) -> p
         covered = np.where(owed, np.where(hit, pay_day[position], _NO_DAY), covered)
     else:
         covered[owed] = _NO_DAY
-
-    never = covered == _NO_DAY
-    days_late = np.where(never, np.nan, np.maximum(covered - day, 0))
-    index = installments.index[order]
-    columns = {
-        "loan_id": id_column(vocabulary, loan, index),
-        "due_date": _to_dates(day),
-        "amount_due": installments["amount_due"].to_numpy(dtype=np.float64)[order],
-        "cumulative_due": cumulative / 100.0,
-        "covered_date": _to_dates(covered),
-        "days_late": days_late,
-    }
-    return pd.DataFrame(columns, index=index, copy=False)
+    return order, cumulative, covered

@@ -5,10 +5,11 @@ This module only assembles stages; the logic of each lives in its own module. A 
 1. validates the contract tables (:func:`visitrisk.load_portfolio`); nothing is written
    when they break the contract;
 2. builds the training set on every month-end snapshot whose labels are observed before
-   the as-of date (:func:`visitrisk.build_training_set`);
-3. fits the model on the earlier snapshots and evaluates it on the latest ones with the
-   inverse-propensity and doubly-robust estimators (:func:`visitrisk.evaluate`), then
-   refits the same specification on every labelled snapshot to score;
+   the as-of date (:func:`visitrisk.build_training_set`; the emulated trial by default);
+3. fits the model on the earlier snapshots and evaluates it on the landmark rows of the
+   latest ones with the inverse-propensity and doubly-robust estimators
+   (:func:`visitrisk.evaluate`), then refits the same specification on every labelled
+   snapshot to score;
 4. scores and explains every customer delinquent on the as-of date, and compares them
    with the training population (population stability of every feature and of the
    uplift score, :func:`visitrisk.drift_report`; a :class:`~visitrisk.drift.DriftWarning`
@@ -89,6 +90,7 @@ def run(
     min_dpd: int = 1,
     test_snapshots: int = 2,
     capacities: Sequence[float] = (0.1, 0.2, 0.3),
+    design: str = "trial",
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Validate, train, evaluate, score, explain and plan; write the reports; log to MLflow.
@@ -126,6 +128,10 @@ def run(
         Latest labelled month-end snapshots held out for evaluation.
     capacities : sequence of float, default (0.1, 0.2, 0.3)
         Shares of test rows visited for the value-at-capacity metrics.
+    design : {"trial", "landmark"}, default "trial"
+        Construction of the rows the model learns from (:func:`visitrisk.
+        build_training_set`): the emulated trial, or the landmark design. Evaluation is
+        on the landmark rows of the test snapshots in both cases.
     progress : callable, optional
         Called with a short message before each step.
 
@@ -141,10 +147,10 @@ def run(
     from visitrisk.contract import DataError, Portfolio, load_portfolio
     from visitrisk.drift import DriftWarning, drift_report, score_drift_warning
     from visitrisk.evaluation import evaluate
-    from visitrisk.experiment import split_by_time
+    from visitrisk.experiment import _sets_for_evaluation
     from visitrisk.explain import explain
     from visitrisk.features import build_features
-    from visitrisk.labels import build_training_set, monthly_snapshots
+    from visitrisk.labels import DESIGNS, build_training_set, monthly_snapshots
     from visitrisk.planning import PlanRules, plan_visits
     from visitrisk.report import write_reports
     from visitrisk.tracking import uplift_model_params
@@ -159,6 +165,10 @@ def run(
         yield
         timings[name] = round(time.perf_counter() - started, 3)
 
+    if design not in DESIGNS:
+        raise ValueError(
+            f"The 'design' parameter of run must be one of {list(DESIGNS)}. Got {design!r} instead."
+        )
     as_of = pd.Timestamp(as_of).normalize()
     start = pd.Timestamp(start).normalize()
     with step("validate", "Validating the contract tables"):
@@ -175,10 +185,21 @@ def run(
         snapshots = monthly_snapshots(
             portfolio, treatment_window, horizon, before=as_of + pd.Timedelta(days=1)
         )
-        training_set = build_training_set(
-            portfolio, snapshots, treatment_window, horizon, min_dpd, data_end=as_of
+        training_set, train, test = _sets_for_evaluation(
+            lambda dates, rows_design: build_training_set(
+                portfolio,
+                dates,
+                treatment_window,
+                horizon,
+                min_dpd,
+                data_end=as_of,
+                design=rows_design,
+                random_state=seed,
+            ),
+            snapshots,
+            test_snapshots,
+            design,
         )
-        train, test = split_by_time(training_set, test_snapshots)
     with step("evaluate", "Fitting on earlier snapshots and evaluating on the latest"):
         from sklearn.base import clone
 
@@ -193,9 +214,8 @@ def run(
         scores = _scores_for_planning(model.score(features), features, portfolio, as_of)
     with step("drift", "Comparing the customers scored with the training population"):
         # The reference scores come from the scoring model, on the rows it learned from.
-        drift = drift_report(
-            training_set.X, features, model.predict(training_set.X), scores["uplift"]
-        )
+        reference = _one_row_per_customer_and_snapshot(training_set).X
+        drift = drift_report(reference, features, model.predict(reference), scores["uplift"])
         drift_path = out / "drift.csv"
         write_atomic(drift_path, drift.to_csv(index=False).encode("utf-8"))
         drift_warning = score_drift_warning(drift)
@@ -244,6 +264,7 @@ def run(
         "model": {**spec_params, **uplift_model_params(model)},
         "training": {
             "snapshots": [str(stamp.date()) for stamp in snapshots],
+            "design": design,
             "rows": len(training_set),
             "train_rows": len(train),
             "test_rows": len(test),
@@ -275,6 +296,19 @@ def run(
     write_atomic(summary_path, text.encode("utf-8"))
     outputs["run_summary"] = summary_path
     return RunResult(out_dir=out, outputs=outputs, summary=summary, not_logged=not_logged)
+
+
+def _one_row_per_customer_and_snapshot(training_set: Any) -> Any:
+    """Drop a trial row's second clone: one row per customer and snapshot.
+
+    Drift compares populations of customers; a trial row kept in both arms would count
+    twice.
+    """
+    from visitrisk.experiment import _take
+
+    keys = pd.DataFrame({"snapshot": training_set.snapshot, "customer": training_set.customer_id})
+    first = ~keys.duplicated().to_numpy()
+    return training_set if first.all() else _take(training_set, first)
 
 
 def _run_counts(customers: int, delinquent_scored: int, plan: Any) -> dict[str, int]:
@@ -387,6 +421,7 @@ def _log_run(
         "treatment_window": train.metadata.get("treatment_window"),
         "horizon": train.metadata.get("horizon"),
         "min_dpd": train.metadata.get("min_dpd"),
+        "design": train.metadata.get("design"),
         "seed": summary["seed"],
         "as_of": summary["as_of"],
         "plan_start": summary["plan_start"],
@@ -434,6 +469,7 @@ def run_demo(
     as_of: str = "2026-11-30",
     days: int = 10,
     tracking_uri: str | None = None,
+    design: str = "trial",
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Simulate a portfolio, write it in the contract format and run the pipeline on it.
@@ -452,6 +488,8 @@ def run_demo(
         Calendar days the plan covers.
     tracking_uri : str, optional
         MLflow store; default ``sqlite:///<out_dir>/mlflow.db``.
+    design : {"trial", "landmark"}, default "trial"
+        Construction of the training rows, as in :func:`run`.
     progress : callable, optional
         Called with a short message before each step.
 
@@ -475,6 +513,7 @@ def run_demo(
         out_dir=out,
         seed=seed,
         tracking_uri=tracking_uri,
+        design=design,
         progress=say,
     )
     result.outputs["data_dir"] = data_dir

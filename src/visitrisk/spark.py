@@ -41,7 +41,7 @@ import datetime as _dt
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -52,6 +52,7 @@ from visitrisk._spark_buckets import (
     _BUCKET,
     _TABLE_TAG,
     CUSTOMER_TABLES,
+    _contract_columns,
     _default_buckets,
     _packed,
     _plain,
@@ -61,7 +62,7 @@ from visitrisk._spark_buckets import (
 )
 from visitrisk._spark_plan import officer_groups, plan_visits
 from visitrisk._spark_run import run
-from visitrisk._tables import PROBLEM_COLUMNS, TABLES
+from visitrisk._tables import CONTRACT, PROBLEM_COLUMNS, TABLES
 from visitrisk.contract import DataError
 from visitrisk.feature_catalog import FEATURES
 
@@ -332,6 +333,11 @@ def sample_training_set(
     seed: int = 0,
     data_end: str | _dt.date | pd.Timestamp | None = None,
     buckets: int | None = None,
+    design: str = "landmark",
+    visit_weekdays: str = "Mon Tue Wed Thu Fri",
+    random_state: int = 0,
+    n_jobs: int = 1,
+    exclude_flagged_visits: bool = False,
 ) -> TrainingSet:
     """Build the training set of a seeded sample of whole customers, on the driver.
 
@@ -348,11 +354,19 @@ def sample_training_set(
     the variance of the fit grows (roughly as 1 / fraction). Rare segments shrink with the
     rest: check that each arm keeps enough rows (``metadata["sampling"]`` lists them).
 
+    With ``design="trial"`` the visit-hazard model behind the weights is fitted on the
+    sample's days, so below ``fraction=1`` the weights are those of the sample, not the
+    full set's (with ``fraction=1`` every row and weight is the full set's).
+    ``exclude_flagged_visits`` audits the *whole* visit log (customers, visits and staff
+    brought to the driver): an officer's load and outcome mix span customers outside the
+    sample.
+
     Parameters
     ----------
     tables : mapping of str to pyspark.sql.DataFrame
         The contract tables (:func:`read_tables`).
-    snapshots, treatment_window, horizon, min_dpd, data_end
+    snapshots, treatment_window, horizon, min_dpd, data_end, design, visit_weekdays, \
+random_state, n_jobs, exclude_flagged_visits
         As in :func:`visitrisk.build_training_set`; ``data_end`` defaults to the latest
         payment or visit date of the whole portfolio.
     fraction : float, default 1.0
@@ -368,55 +382,133 @@ def sample_training_set(
         As :func:`visitrisk.build_training_set`, with ``metadata["sampling"]``
         (``fraction``, ``seed``, ``unit``, ``customers_sampled``, ``customers_total``).
     """
-    from pyspark.sql import functions as F  # noqa: N812
+    from visitrisk.features import _as_timestamp
+    from visitrisk.labels import _FUNCTION, _checked_parameters
 
-    from visitrisk.features import _as_timestamp, _check_min_dpd
-    from visitrisk.labels import _FUNCTION, _positive_days, _snapshot_list, _training_set
-
-    if not (isinstance(fraction, float | int) and 0 < fraction <= 1):
-        raise ValueError(
-            "The 'fraction' parameter of sample_training_set must be a number in (0, 1]. "
-            f"Got {fraction!r} instead."
-        )
-    stamps = _snapshot_list(snapshots)
-    treatment_window = _positive_days(treatment_window, "treatment_window")
-    horizon = _positive_days(horizon, "horizon")
-    min_dpd = _check_min_dpd(min_dpd, _FUNCTION)
+    stamps, days, options = _checked_parameters(
+        snapshots,
+        treatment_window,
+        horizon,
+        min_dpd,
+        design=design,
+        visit_weekdays=visit_weekdays,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        exclude_flagged_visits=exclude_flagged_visits,
+    )
     end = (
         _last_observed_day(tables)
         if data_end is None
         else _as_timestamp(data_end, "data_end", _FUNCTION)
     )
-    spark = tables["customers"].sparkSession
-    buckets = buckets or _default_buckets(spark)
-    counts = township_counts(tables, stamps, buckets=buckets)
+    sample = _CustomerSample.collect(tables, stamps, fraction, seed, buckets)
+    return sample.training_set(stamps, days, end, options)
 
-    packed = _packed(tables, buckets)
-    owners = tables["customers"].select("customer_id").where(_sample_key(seed) < float(fraction))
-    total = tables["customers"].count()
-    kept_loans = tables["loans"].join(owners, "customer_id", "left_semi").select("loan_id")
-    by_customer = packed.where(F.col(_TABLE_TAG).isin("customers", "loans", "visits")).join(
-        owners, "customer_id", "left_semi"
-    )
-    by_loan = packed.where(F.col(_TABLE_TAG).isin("installments", "payments")).join(
-        kept_loans, "loan_id", "left_semi"
-    )
-    rows = by_customer.unionByName(by_loan).toPandas()
-    portfolio = _portfolio_of_bucket(rows, _to_pandas(tables.get("branches")))
-    training = _training_set(portfolio, stamps, treatment_window, horizon, min_dpd, end, counts)
-    metadata = dict(training.metadata)
-    metadata["sampling"] = {
-        "unit": "customer",
-        "fraction": float(fraction),
-        "seed": seed,
-        "customers_sampled": len(portfolio.customers),
-        "customers_total": int(total),
-        "rows_by_arm": {
-            "treated": int(training.treatment.sum()),
-            "control": int((1 - training.treatment).sum()),
-        },
+
+@dataclass(frozen=True)
+class _CustomerSample:
+    """A seeded sample of whole customers on the driver, to build training sets from.
+
+    ``township_counts`` are the whole portfolio's on the snapshots it was collected for;
+    every training set built from it uses some of those snapshots.
+    """
+
+    tables: Mapping[str, DataFrame]
+    portfolio: Any
+    township_counts: pd.DataFrame
+    fraction: float
+    seed: int
+    customers_total: int
+
+    @classmethod
+    def collect(
+        cls,
+        tables: Mapping[str, DataFrame],
+        stamps: list[pd.Timestamp],
+        fraction: float,
+        seed: int,
+        buckets: int | None = None,
+    ) -> _CustomerSample:
+        from pyspark.sql import functions as F  # noqa: N812
+
+        if not (isinstance(fraction, float | int) and 0 < fraction <= 1):
+            raise ValueError(
+                "The 'fraction' parameter of sample_training_set must be a number in (0, 1]. "
+                f"Got {fraction!r} instead."
+            )
+        buckets = buckets or _default_buckets(tables["customers"].sparkSession)
+        counts = township_counts(tables, stamps, buckets=buckets)
+        packed = _packed(tables, buckets)
+        owners = (
+            tables["customers"].select("customer_id").where(_sample_key(seed) < float(fraction))
+        )
+        kept_loans = tables["loans"].join(owners, "customer_id", "left_semi").select("loan_id")
+        by_customer = packed.where(F.col(_TABLE_TAG).isin("customers", "loans", "visits")).join(
+            owners, "customer_id", "left_semi"
+        )
+        by_loan = packed.where(F.col(_TABLE_TAG).isin("installments", "payments")).join(
+            kept_loans, "loan_id", "left_semi"
+        )
+        rows = by_customer.unionByName(by_loan).toPandas()
+        return cls(
+            tables=tables,
+            portfolio=_portfolio_of_bucket(rows, _to_pandas(tables.get("branches"))),
+            township_counts=counts,
+            fraction=float(fraction),
+            seed=seed,
+            customers_total=int(tables["customers"].count()),
+        )
+
+    def training_set(
+        self,
+        stamps: list[pd.Timestamp],
+        days: tuple[int, int, int],
+        end: pd.Timestamp,
+        options: Mapping[str, Any],
+    ) -> TrainingSet:
+        """``_training_set`` on the sample (``days`` and ``options`` as checked there)."""
+        from visitrisk.labels import _training_set
+
+        audit = _whole_log_audit(self.tables) if options["exclude_flagged_visits"] else None
+        training = _training_set(
+            self.portfolio, stamps, *days, end, self.township_counts, visit_audit=audit, **options
+        )
+        metadata = dict(training.metadata)
+        metadata["sampling"] = {
+            "unit": "customer",
+            "fraction": self.fraction,
+            "seed": self.seed,
+            "customers_sampled": len(self.portfolio.customers),
+            "customers_total": self.customers_total,
+            "rows_by_arm": {
+                "treated": int(training.treatment.sum()),
+                "control": int((1 - training.treatment).sum()),
+            },
+        }
+        return replace(training, metadata=MappingProxyType(metadata))
+
+
+def _whole_log_audit(tables: Mapping[str, DataFrame]) -> pd.DataFrame:
+    """:func:`visitrisk.audit_visits` of every visit record, run on the driver.
+
+    The audit reads the customers (their branch), the visits and the staff table, so only
+    these come to the driver; the loan tables stay empty.
+    """
+    from visitrisk.audit import audit_visits
+    from visitrisk.contract import load_portfolio
+
+    needed = {name: tables[name] for name in ("customers", "visits", "staff") if name in tables}
+    local = {
+        name: frame.select(*_contract_columns(name, frame)).toPandas()
+        for name, frame in needed.items()
     }
-    return replace(training, metadata=MappingProxyType(metadata))
+    empty = {
+        name: pd.DataFrame({column.name: [] for column in CONTRACT[name] if column.required})
+        for name in ("loans", "installments", "payments")
+    }
+    # Its contract warnings (customers without loans, here) concern this partial copy only
+    # and stay in portfolio.warnings.
+    return audit_visits(load_portfolio(**local, **empty))
 
 
 def _last_observed_day(tables: Mapping[str, DataFrame]) -> pd.Timestamp:
