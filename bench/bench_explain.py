@@ -107,8 +107,9 @@ def main() -> None:
     with phases("reasons_en"):
         reasons = explanation.reasons("en")
 
-    # pred_contrib against shap.TreeExplainer on the same regressor and rows.
-    final = model.learner_.final_model_
+    # pred_contrib against shap.TreeExplainer on the same regressor (the first effect model)
+    # and rows.
+    final = model.learner_.final_models_[0]
     with phases("lightgbm_pred_contrib"):
         contrib = final.predict(X, pred_contrib=True, num_threads=args.threads)
     with warnings.catch_warnings():

@@ -16,11 +16,15 @@ true uplift, or true uplift × value) captures, next to:
   simulator's *true* uplift of the training rows. No learner can see that label; it shows
   how much of the oracle the features allow at all.
 
-Learners use visitrisk's defaults only (no tuning on the test snapshots). Each learner's
-doubly robust estimate of its own policy value on the test rows is reported too: it is what
-a bank without the truth would see. The T and S learners are refitted with two more seeds
-(``seed_spread_top_20pct``) to show how much a share moves with the seed alone, and the
-DR-estimated average effect on the test rows is set beside the true mean uplift
+Learners use visitrisk's defaults only (no tuning on the test snapshots), each also in the
+variants of :data:`VARIANTS` (``s+value``: the S learner with ``value_weighting=0.5``, base
+models weighted by the square root of the value at stake). Each learner's doubly robust
+estimate of its own policy value on the test rows is reported too: it is what a bank
+without the truth would see. Every learner and variant is refitted with two more seeds
+(``seed_spread_top_20pct``) to show how much a share moves with the seed alone;
+``variants`` sums it up per policy (shares at 10/20/30 %, value at 20 % and its ratio to the
+DPD rule, and the mean, min and max at 20 % over the three seeds). The DR-estimated average
+effect on the test rows is set beside the true mean uplift
 (``heterogeneous.estimand``): the learners are trained on landmarked rows (still delinquent
 after the treatment window, the bank's usual visits after it) while the truth compares one
 visit in the window with none at all.
@@ -63,7 +67,11 @@ TREATMENT_WINDOW, HORIZON = 14, 60
 TEST_SNAPSHOTS = 3
 CAPACITIES = (0.1, 0.2, 0.3)
 LEARNERS = ("t", "s", "x", "dr")
-SEED_SPREAD_LEARNERS = ("t", "s")
+#: Variants of every learner: name suffix -> UpliftModel parameters beyond the defaults.
+#: ``+value``: base models weighted by the square root of the value at stake (the
+#: ``value_weighting`` option), aimed at the value-weighted decision.
+VARIANTS: dict[str, dict] = {"": {}, "+value": {"value_weighting": 0.5}}
+SEED_SPREAD_LEARNERS = LEARNERS
 RANDOM_ORDERS = 20
 TARGETS = {"share_of_oracle_top_20pct": 0.8, "ratio_to_dpd_rule_top_20pct": 1.5}
 FIT_TARGET_SECONDS = 300
@@ -261,14 +269,16 @@ def decision_table(data: dict, seed: int, phases: Phases) -> list[dict]:
         )
     data["estimand"] = _estimand_gap(test, tau, nuisances, seed)
     rows = []
-    for learner in LEARNERS:
-        with phases(f"fit_{learner}"):
+    for learner, suffix in _policies():
+        name = learner + suffix
+        with phases(f"fit_{name}"):
             started = time.perf_counter()
-            model = UpliftModel(learner=learner, random_state=seed, n_jobs=1).fit(train)
+            model = UpliftModel(learner=learner, random_state=seed, n_jobs=1, **VARIANTS[suffix])
+            model.fit(train)
             seconds = time.perf_counter() - started
         scores = model.score(features)
         uplift = scores["uplift"].to_numpy()
-        row = _row(learner, "learner", uplift, scores["expected_gain"].to_numpy(), tau, value)
+        row = _row(name, "learner", uplift, scores["expected_gain"].to_numpy(), tau, value)
         row |= _dr_estimates(uplift, test, nuisances, seed)
         row |= {
             "fit_seconds": round(seconds, 1),
@@ -297,15 +307,21 @@ def decision_table(data: dict, seed: int, phases: Phases) -> list[dict]:
     rows.append(oracle | _dr_estimates(tau, test, nuisances, seed))
     if data["train_uplift"] is not None:
         with phases("fit_feature_ceiling"):
-            ceiling = default_regressor(1).set_params(random_state=seed)
+            # Its target has no noise: it gets the trees the noisy effect targets do not.
+            ceiling = default_regressor(1).set_params(random_state=seed, n_estimators=200)
             ceiling.fit(train.X, data["train_uplift"])
         predicted = ceiling.predict(test.X)
         rows.append(_row("feature_ceiling", "diagnostic", predicted, predicted * value, tau, value))
     return rows
 
 
+def _policies() -> list[tuple[str, str]]:
+    """``(learner, variant suffix)`` of every learner policy in the table."""
+    return [(learner, suffix) for learner in LEARNERS for suffix in VARIANTS]
+
+
 def seed_spread(data: dict, seeds: tuple[int, ...], phases: Phases) -> dict:
-    """Shares at 20 % of the fast learners (T, S) refitted with other seeds.
+    """Shares at 20 % of every learner and variant refitted with other seeds.
 
     The seed moves the subsamples, folds and held-out customers; how much the shares move
     with it says which differences in the table are real.
@@ -316,20 +332,24 @@ def seed_spread(data: dict, seeds: tuple[int, ...], phases: Phases) -> dict:
     value = test.value_at_stake.to_numpy()
     features = test.X.assign(value_at_stake=test.value_at_stake)
     spread: dict[str, dict] = {}
-    for learner in SEED_SPREAD_LEARNERS:
+    for learner, suffix in _policies():
+        if learner not in SEED_SPREAD_LEARNERS:
+            continue
         for seed in seeds:
             with phases("seed_spread"):
-                model = UpliftModel(learner=learner, random_state=seed, n_jobs=1)
+                model = UpliftModel(
+                    learner=learner, random_state=seed, n_jobs=1, **VARIANTS[suffix]
+                )
                 scores = model.fit(data["train"]).score(features)
             row = _row(
-                learner,
+                learner + suffix,
                 "learner",
                 scores["uplift"].to_numpy(),
                 scores["expected_gain"].to_numpy(),
                 tau,
                 value,
             )
-            spread.setdefault(learner, {})[str(seed)] = {
+            spread.setdefault(learner + suffix, {})[str(seed)] = {
                 "cures_share_top_20pct": row["cures_share_top_20pct"],
                 "value_share_top_20pct": row["value_share_top_20pct"],
             }
@@ -342,7 +362,10 @@ def seed_spread(data: dict, seeds: tuple[int, ...], phases: Phases) -> dict:
 def null_effect_check(
     customers: int, seed: int, learner: str, phases: Phases, design: str = "landmark"
 ) -> dict:
-    """Value the ``learner``'s top-20 % policy on a book where visits change nothing."""
+    """Value the ``learner``'s top-20 % policy on a book where visits change nothing.
+
+    ``learner`` is a policy name of the table: a learner, possibly with a variant suffix.
+    """
     from visitrisk.learners import UpliftModel
     from visitrisk.nuisance import fit_nuisances
     from visitrisk.policy import policy_value
@@ -351,7 +374,9 @@ def null_effect_check(
         data = simulated_split(customers, seed, "none", truth_on_train=False, design=design)
     train, test = data["train"], data["test"]
     with phases("null_fit"):
-        model = UpliftModel(learner=learner, random_state=seed, n_jobs=1).fit(train)
+        base, plus, variant = learner.partition("+")
+        params = VARIANTS[plus + variant]
+        model = UpliftModel(learner=base, random_state=seed, n_jobs=1, **params).fit(train)
         nuisances = fit_nuisances(
             test.X,
             test.cured.to_numpy(),
@@ -442,7 +467,9 @@ def time_dr_fit(n_rows: int, n_features: int, n_jobs: int, seed: int) -> dict:
         "target_seconds": FIT_TARGET_SECONDS,
         "meets_target": seconds <= FIT_TARGET_SECONDS,
         "control_model_trees": trees,
-        "final_model_trees": learner.final_model_.booster_.current_iteration(),
+        "final_model_trees": [
+            model.booster_.current_iteration() for model in learner.final_models_
+        ],
         "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "share_outside_overlap": round(learner.overlap_.share_outside, 4),
     }
@@ -479,7 +506,8 @@ def _targets(rows: list[dict]) -> dict:
     result = {}
     for metric in ("cures", "value"):
         key = f"{metric}_share_top_20pct"
-        best = max(LEARNERS, key=lambda name: by_policy[name][key])
+        names = [learner + suffix for learner, suffix in _policies()]
+        best = max(names, key=lambda name: by_policy[name][key])
         share, rule = by_policy[best][key], by_policy["dpd_rule"][key]
         ratio = share / rule if rule > 0 else float("inf")
         result[metric] = {
@@ -493,6 +521,56 @@ def _targets(rows: list[dict]) -> dict:
         if "feature_ceiling" in by_policy:
             result[metric]["feature_ceiling_share_top_20pct"] = by_policy["feature_ceiling"][key]
     return result
+
+
+def variant_summary(rows: list[dict], spread: dict, seed: int) -> list[dict]:
+    """Per learner policy: shares at the main seed, and the spread at 20 % over all seeds.
+
+    The ratio to the DPD rule is taken at 20 % for the value-weighted share (for cures the
+    rule is near 0, so any learner's ratio is large).
+    """
+    by_policy = {row["policy"]: row for row in rows}
+    rule = by_policy["dpd_rule"]["value_share_top_20pct"]
+    summary = []
+    for learner, suffix in _policies():
+        name = learner + suffix
+        row = by_policy[name]
+        seeds = {str(seed): row} | spread.get(name, {})
+        item = {
+            "policy": name,
+            "params": VARIANTS[suffix],
+            **{f"cures_share_top_{k}pct": row[f"cures_share_top_{k}pct"] for k in (10, 20, 30)},
+            "value_share_top_20pct": row["value_share_top_20pct"],
+            "value_ratio_to_dpd_rule_top_20pct": round(row["value_share_top_20pct"] / rule, 3),
+        }
+        for metric in ("cures", "value"):
+            shares = [values[f"{metric}_share_top_20pct"] for values in seeds.values()]
+            item[f"{metric}_share_top_20pct_by_seed"] = {
+                key: values[f"{metric}_share_top_20pct"] for key, values in seeds.items()
+            }
+            item[f"{metric}_share_top_20pct_mean_min_max"] = [
+                round(float(np.mean(shares)), 4),
+                min(shares),
+                max(shares),
+            ]
+        item["value_ratio_to_dpd_rule_top_20pct_mean"] = round(
+            item["value_share_top_20pct_mean_min_max"][0] / rule, 3
+        )
+        summary.append(item)
+    return summary
+
+
+def _print_variants(summary: list[dict]) -> None:
+    print(f"{'policy':10s} {'cures 10/20/30 %':>20s} {'value@20':>8s} {'ratio':>6s}   seeds")
+    for item in summary:
+        cures = " ".join(f"{item[f'cures_share_top_{k}pct']:.3f}" for k in (10, 20, 30))
+        mean, low, high = item["value_share_top_20pct_mean_min_max"]
+        c_mean, c_low, c_high = item["cures_share_top_20pct_mean_min_max"]
+        print(
+            f"{item['policy']:10s} {cures:>20s} {item['value_share_top_20pct']:8.3f} "
+            f"{item['value_ratio_to_dpd_rule_top_20pct']:6.2f}   cures@20 {c_mean:.3f} "
+            f"[{c_low:.3f}, {c_high:.3f}], value@20 {mean:.3f} [{low:.3f}, {high:.3f}]"
+        )
 
 
 def _print_table(rows: list[dict]) -> None:
@@ -559,6 +637,8 @@ def main() -> None:
     report["targets"] = {"definition": TARGETS, **_targets(rows)}
     report["seed_spread_top_20pct"] = seed_spread(data, (args.seed + 1, args.seed + 2), phases)
     print(json.dumps(report["seed_spread_top_20pct"]), flush=True)
+    report["variants"] = variant_summary(rows, report["seed_spread_top_20pct"], args.seed)
+    _print_variants(report["variants"])
     best = report["targets"]["cures"]["best_learner"]
     report["null_effect"] = null_effect_check(
         args.null_customers, args.seed, best, phases, design=args.train_design

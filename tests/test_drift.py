@@ -246,10 +246,12 @@ def test_pipeline_warns_when_the_scores_drift(pipeline_run, capsys):
     score_psi = result.summary["drift"]["uplift_score_psi"]
     drift = pd.read_csv(result.outputs["drift_csv"]).set_index("feature")
     assert score_psi == pytest.approx(drift.loc[SCORE_NAME, "psi"])
-    # This small book (about 70 customers scored, its loans ageing) drifts near 0.25
+    # This small book (about 70 customers scored, its loans ageing) drifted near 0.25
     # (0.14 to 0.25 over seeds 0-5 since training features stopped reading the snapshot
-    # day's visits): whichever side it lands, the warning must follow the PSI.
-    assert score_psi > 0.1
+    # day's visits), and 0.05 since the DR learner averages fewer-tree effect models,
+    # whose smoother scores move less: whichever side it lands, the warning must follow
+    # the PSI.
+    assert score_psi > 0.02
     assert "months_on_book" in result.summary["drift"]["major_features"]
     _print_run_summary(result)
     printed = " ".join(capsys.readouterr().out.split())

@@ -3,6 +3,7 @@
 # scikit-learn's convention: the feature matrix is `X` (upper case).
 # ruff: noqa: N803, N806
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -142,11 +143,39 @@ def test_nan_and_categorical_rows_get_finite_uplift(fitted, confounded):
         assert np.isfinite(learner.predict(X[X["arrears"].isna()])).all()
 
 
-def test_dr_final_model_output_is_the_raw_uplift(fitted, confounded):
+def test_dr_raw_uplift_is_the_mean_of_the_fold_effect_models(fitted, confounded):
     X = confounded[0].iloc[:1000]
     dr = fitted["dr"]
-    contributions = dr.final_model_.predict(X, pred_contrib=True)
+    assert len(dr.final_models_) == dr.n_folds
+    contributions = np.mean([model.predict(X, pred_contrib=True) for model in dr.final_models_], 0)
     np.testing.assert_allclose(contributions.sum(axis=1), dr.raw_uplift(X), atol=1e-9)
+
+
+def test_dr_out_of_fold_uplift_comes_from_the_model_that_missed_the_fold(fitted, confounded):
+    X = confounded[0]
+    dr = fitted["dr"]
+    p_control = dr.oof_outcomes_["p_control"].to_numpy()
+    for index, model in enumerate(dr.final_models_):
+        rows = np.flatnonzero(dr.fold_ == index)
+        raw = model.predict(X.iloc[rows])
+        np.testing.assert_allclose(
+            dr.oof_uplift_[rows], np.clip(raw, -p_control[rows], 1.0 - p_control[rows])
+        )
+    # In-sample and out-of-fold uplift differ: the final models saw their own rows.
+    assert not np.allclose(dr.oof_uplift_, dr.predict(X))
+
+
+def test_dr_single_final_model_still_recovers_the_planted_effect(confounded):
+    X, y, t, groups = confounded
+    dr = DRLearner(cross_fit_effect=False, n_folds=3, random_state=0, n_jobs=1)
+    dr.fit(X, y, t, groups=groups)
+    assert len(dr.final_models_) == 1
+    assert not hasattr(dr, "oof_uplift_")
+    np.testing.assert_allclose(dr.raw_uplift(X), dr.final_models_[0].predict(X))
+    uplift = pd.Series(dr.predict(X)).groupby(X["segment"].to_numpy()).mean()
+    assert uplift["farmer"] > 0.1
+    assert abs(uplift["salaried"]) < 0.07
+    assert uplift["small_business"] < -0.1
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +239,7 @@ def _lightgbm_models(learner):
             [*propensity, learner.control_model_, learner.treated_model_],
             [learner.effect_model_control_, learner.effect_model_treated_],
         )
-    return propensity + learner.control_models_ + learner.treated_models_, [learner.final_model_]
+    return propensity + learner.control_models_ + learner.treated_models_, learner.final_models_
 
 
 @pytest.fixture(scope="module")
@@ -296,7 +325,11 @@ def test_early_stopping_ignores_other_base_models(small):
 
 
 def test_x_and_dr_learners_share_their_parameters():
-    assert XLearner._get_param_names() == DRLearner._get_param_names()
+    # The DR learner adds only the choice of its final stage.
+    assert set(DRLearner._get_param_names()) - set(XLearner._get_param_names()) == {
+        "cross_fit_effect"
+    }
+    assert set(XLearner._get_param_names()) < set(DRLearner._get_param_names())
     assert TLearner._get_param_names() == SLearner._get_param_names()
     assert set(TLearner._get_param_names()) < set(DRLearner._get_param_names())
 
@@ -402,7 +435,7 @@ def test_scikit_learn_api_checks(estimator, check):
     [
         TLearner(outcome_model=LogisticRegression(C=0.5), random_state=3, n_jobs=2),
         XLearner(effect_model=LinearRegression(), n_folds=4, propensity_clip=0.05),
-        DRLearner(n_folds=2, random_state=np.random.RandomState(7)),
+        DRLearner(n_folds=2, cross_fit_effect=False, random_state=np.random.RandomState(7)),
     ],
     ids=lambda learner: type(learner).__name__,
 )
@@ -533,6 +566,10 @@ def test_bad_training_input_is_rejected(small, make, mutate, message):
         (
             TLearner(early_stopping_rounds=0),
             r"'early_stopping_rounds' parameter of TLearner must be None or an int >= 1",
+        ),
+        (
+            DRLearner(cross_fit_effect="yes"),
+            r"'cross_fit_effect' parameter of DRLearner must be a bool \(True or False\)\. Got 'y",
         ),
         (
             XLearner(validation_fraction=0.5),
@@ -746,11 +783,67 @@ def test_uplift_model_params_round_trip():
         (UpliftModel(learner="causal_forest"), r"must be one of \['dr', 's', 't', 'x'\]"),
         (UpliftModel(learner="t", n_folds=3), r"\['n_folds'\] are not parameters of TLearner"),
         (UpliftModel(visit_cost=-5.0), r"'visit_cost' parameter of UpliftModel .* \(CNY\)"),
+        (
+            UpliftModel(value_weighting=1.5),
+            r"'value_weighting' parameter of UpliftModel must be a float in \[0, 1\]\. Got 1\.5",
+        ),
+        (UpliftModel(value_weighting=-0.1), r"'value_weighting' .* Got -0\.1 instead"),
+        (UpliftModel(value_weighting="sqrt"), r"'value_weighting' .* Got 'sqrt' instead"),
+        (UpliftModel(value_weighting=float("nan")), r"'value_weighting' .* Got nan instead"),
     ],
 )
 def test_uplift_model_rejects_bad_parameters(training_set, model, message):
     with pytest.raises(ValueError, match=message):
         model.fit(training_set)
+
+
+def test_value_weighting_round_trips_through_clone_and_set_params():
+    model = UpliftModel(learner="dr", value_weighting=0.5, cross_fit_effect=False)
+    twin = clone(model)
+    assert twin.get_params(deep=False) == model.get_params(deep=False)
+    assert twin.value_weighting == 0.5
+    assert twin.learner_params == {"cross_fit_effect": False}
+    twin.set_params(value_weighting=1.0)
+    assert (twin.value_weighting, model.value_weighting) == (1.0, 0.5)
+    assert "value_weighting" not in twin.learner_params
+
+
+def test_value_weighting_weighs_rows_by_a_power_of_the_value(training_set):
+    # The T learner is deterministic given its seed: the model must equal a T learner fitted
+    # with the normalised value weights (times the training set's unit weights).
+    value = training_set.value_at_stake.to_numpy()
+    model = UpliftModel(learner="t", value_weighting=0.5, random_state=0).fit(training_set)
+    direct = TLearner(random_state=0).fit(
+        training_set.X,
+        training_set.cured.to_numpy(),
+        training_set.treatment.to_numpy(),
+        sample_weight=np.sqrt(value / value.mean()),
+        groups=training_set.customer_id.to_numpy(),
+    )
+    np.testing.assert_allclose(model.predict(training_set.X), direct.predict(training_set.X))
+    unweighted = UpliftModel(learner="t", random_state=0).fit(training_set)
+    assert not np.allclose(model.predict(training_set.X), unweighted.predict(training_set.X))
+
+
+@pytest.mark.parametrize("learner", ["s", "dr"])
+def test_value_weighted_learners_recover_the_planted_effect(training_set, learner):
+    model = UpliftModel(learner=learner, value_weighting=0.5, random_state=0, n_jobs=1)
+    X = training_set.X
+    uplift = pd.Series(model.fit(training_set).predict(X)).groupby(X["segment"].to_numpy()).mean()
+    assert uplift["farmer"] > 0.1
+    assert abs(uplift["salaried"]) < 0.07
+    assert uplift["small_business"] < -0.1
+
+
+def test_value_weighting_needs_a_value_for_every_row(training_set):
+    value = training_set.value_at_stake.copy()
+    value.iloc[[3, 7]] = np.nan
+    broken = dataclasses.replace(training_set, value_at_stake=value)
+    expected = training_set.customer_id.iloc[[3, 7]].tolist()
+    with pytest.raises(ValueError, match=re.escape(f"2 row(s), e.g. customers {expected!r}")):
+        UpliftModel(learner="t", value_weighting=1.0).fit(broken)
+    # Without value weighting the value at stake plays no part in the fit.
+    UpliftModel(learner="t", random_state=0).fit(broken)
 
 
 def test_uplift_model_t_learner_outcomes(training_set, confounded):

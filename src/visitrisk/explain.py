@@ -377,7 +377,14 @@ def explain(
     if len(frame) == 0:
         values, base, method, used = np.empty((0, n_features)), np.empty(0), "none", None
     elif isinstance(learner, learners.DRLearner):
-        contrib = _pred_contrib(learner.final_model_, frame, n_jobs, "DRLearner.final_model_")
+        # The raw uplift is the mean of the effect models, so are its SHAP values (linear).
+        contrib = np.mean(
+            [
+                _pred_contrib(model, frame, n_jobs, "DRLearner.final_models_")
+                for model in learner.final_models_
+            ],
+            axis=0,
+        )
         # The DR uplift is the final model's output projected onto [-p0, 1 - p0]; where the
         # projection binds, its shift is part of the customer's base value.
         bound_shift = uplift - learner.raw_uplift(frame)
