@@ -266,9 +266,11 @@ def test_policy_value_by_hand():
     assert values.loc[("ipw", 2), "incremental_cures"] == pytest.approx(2.0)
     assert values.loc[("dr", 2), "incremental_value"] == pytest.approx(280.0)
     assert values.loc[("dr", 2), "cures_per_visit"] == pytest.approx(1.0)
-    # Top 3: DR 2 - 1.2 = 0.8, IPW 2 + 0 - 2 = 0.
+    # Top 3: DR 2 - 1.2 = 0.8; IPW (self-normalised): 3 x (visited mean 1 - others' 1/2).
     assert values.loc[("dr", 3), "incremental_cures"] == pytest.approx(0.8)
-    assert values.loc[("ipw", 3), "incremental_cures"] == pytest.approx(0.0)
+    assert values.loc[("ipw", 3), "incremental_cures"] == pytest.approx(1.5)
+    # Value: visited mean 100, others' (0 + 300) / 2.
+    assert values.loc[("ipw", 3), "incremental_value"] == pytest.approx(3 * (100 - 150))
     ties = policy_value(SMALL_Y, [0.4, 0.3, 0.3, 0.1], SMALL_T, SMALL_NUISANCES, 2, n_boot=20)
     # Rows 1 and 2 tie for the last visit and get half of it each: 1.2 + (0.8 - 1.2) / 2.
     dr = ties.set_index("method").loc["dr"]
@@ -371,6 +373,39 @@ def test_no_effect_dr_value_interval_covers_zero():
     values = policy_value(y, score, t, nuisances, [0.1, 0.2, 0.3], methods=("dr",), n_boot=500)
     assert (values["incremental_cures_ci_low"] <= 0).all()
     assert (values["incremental_cures_ci_high"] >= 0).all()
+
+
+def test_ipw_value_is_not_moved_by_a_propensity_wrong_by_a_constant():
+    # Randomised at 30 %, no effect, but the propensity given is 20 % for everyone: the
+    # Horvitz-Thompson sum would report about (0.3 / 0.2 - 0.7 / 0.8) x cures; each arm's
+    # normalised weights make the error cancel.
+    rng = np.random.default_rng(8)
+    n_rows = 20000
+    t = rng.binomial(1, 0.3, n_rows)
+    y = rng.binomial(1, 0.4, n_rows)
+    arrears = rng.lognormal(8, 1, n_rows)
+    values = policy_value(
+        y,
+        rng.normal(size=n_rows),
+        t,
+        np.full(n_rows, 0.2),
+        0.5,
+        value=arrears,
+        methods=("ipw",),
+        n_boot=300,
+    ).iloc[0]
+    plain_sum = np.sum((t * y / 0.2 - (1 - t) * y / 0.8)[: n_rows // 2])
+    assert abs(plain_sum) > 1000
+    assert values["incremental_cures_ci_low"] <= 0 <= values["incremental_cures_ci_high"]
+    assert values["incremental_value_ci_low"] <= 0 <= values["incremental_value_ci_high"]
+    assert abs(values["incremental_cures"]) < 3 * values["incremental_cures_se"]
+
+
+def test_ipw_value_is_nan_when_the_policy_holds_no_visited_row():
+    values = policy_value(SMALL_Y, [0.1, 0.4, 0.3, 0.2], SMALL_T, SMALL_NUISANCES, 2, n_boot=20)
+    ipw = values.set_index("method").loc["ipw"]
+    assert np.isnan(ipw["incremental_cures"])
+    assert not np.isnan(values.set_index("method").loc["dr", "incremental_cures"])
 
 
 def test_calibration_tracks_planted_uplift():

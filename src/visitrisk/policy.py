@@ -16,6 +16,8 @@ the nuisance models are fitted once (cross-fitted) and never refitted per replic
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
@@ -105,9 +107,50 @@ def _bootstrap_sums(
     return np.vstack(draws)
 
 
+def _hajek_columns(
+    policies: np.ndarray, outcome_value: np.ndarray, arm: np.ndarray, propensity: pd.Series
+) -> np.ndarray:
+    """Return the sums behind each policy's self-normalised IPW value (5 columns a policy).
+
+    Per policy: its visits ``sum pi``, then the weighted outcome and the weight of each arm.
+    """
+    propensity = propensity.to_numpy(dtype=float)
+    visited = arm / propensity
+    not_visited = (1 - arm) / (1 - propensity)
+    blocks = [
+        policies,
+        policies * (visited * outcome_value)[:, None],
+        policies * visited[:, None],
+        policies * (not_visited * outcome_value)[:, None],
+        policies * not_visited[:, None],
+    ]
+    # Interleave so that policy j owns columns 5j .. 5j + 4.
+    return np.stack(blocks, axis=2).reshape(len(arm), -1)
+
+
+def _policy_estimates(sums: np.ndarray, estimators: list[tuple[str, int, int]]) -> np.ndarray:
+    """Turn column sums (one row per replicate) into one estimate per policy and quantity.
+
+    A DR block already holds one summed contribution per policy. An IPW block holds, per
+    policy, 5 sums; its estimate is ``visits x (weighted mean outcome of the visited -
+    weighted mean outcome of the others)`` among the policy's rows, NaN when an arm is empty.
+    """
+    estimates = []
+    for method, first, n_policies in estimators:
+        if method == "dr":
+            estimates.append(sums[:, first : first + n_policies])
+            continue
+        block = sums[:, first : first + 5 * n_policies].reshape(len(sums), n_policies, 5)
+        visits, visited_sum, visited_weight, other_sum, other_weight = np.moveaxis(block, 2, 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            difference = visited_sum / visited_weight - other_sum / other_weight
+        estimates.append(visits * difference)
+    return np.hstack(estimates)
+
+
 def _interval(draws: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(draws, [tail, 100 - tail], axis=0)
+    low, high = np.nanpercentile(draws, [tail, 100 - tail], axis=0)
     return low, high
 
 
@@ -136,11 +179,21 @@ def policy_value(
     the cut-off shares the remaining visits: :math:`\pi_i \in [0, 1]`). Its effect is
     :math:`\sum_i \pi_i \tau_i`, estimated by
 
-    .. math:: \hat V(\pi_k) = \sum_i \pi_i\,\Gamma_i, \qquad
-              \hat V_v(\pi_k) = \sum_i \pi_i\,v_i\,\Gamma_i
+    - ``"dr"``: :math:`\hat V(\pi_k) = \sum_i \pi_i\,\Gamma_i` and
+      :math:`\hat V_v(\pi_k) = \sum_i \pi_i\,v_i\,\Gamma_i`, with :math:`\Gamma_i` the
+      AIPW pseudo-outcome of :func:`visitrisk.nuisance.pseudo_outcomes` and :math:`v_i` the
+      value at stake;
+    - ``"ipw"``: the self-normalised (Hajek) form :math:`\hat V(\pi_k) = (\sum_i \pi_i)
+      \left(\frac{\sum_i \pi_i t_i y_i / e_i}{\sum_i \pi_i t_i / e_i} -
+      \frac{\sum_i \pi_i (1-t_i) y_i / (1-e_i)}{\sum_i \pi_i (1-t_i) / (1-e_i)}\right)`,
+      with :math:`y_i v_i` in place of :math:`y_i` for :math:`\hat V_v`. The plain
+      (Horvitz-Thompson) sum :math:`\sum_i \pi_i \Gamma^{IPW}_i` is unbiased only when
+      the propensity is right on the policy's own rows; a ranking that favours rows where
+      the propensity is a little low inflates its visited arm's weights, and arrears
+      (heavy-tailed) multiply that error. Normalising each arm's weights removes the
+      scale error; the estimate is NaN when the policy's rows hold no visited or no
+      non-visited row.
 
-    with :math:`\Gamma_i` the IPW or AIPW pseudo-outcome of
-    :func:`visitrisk.nuisance.pseudo_outcomes` and :math:`v_i` the value at stake.
     :math:`\hat V` is in incremental cures, :math:`\hat V_v` in the currency of ``value``.
 
     Intervals are percentile bootstrap intervals over resamples of whole groups
@@ -201,19 +254,30 @@ def policy_value(
 
     visit_counts = [_visit_count(capacity, len(outcome)) for capacity in capacities]
     policies = np.column_stack([_top_k_share(score, count) for count in visit_counts])
-    columns, keys = [], []
+    quantities = [("incremental_cures", outcome.astype(float))]
+    if weight is not None:
+        quantities.append(("incremental_value", weight * outcome))
+    columns, keys, estimators = [], [], []
     for method in methods:
-        gamma = pseudo_outcomes(outcome, arm, frame, method)
-        columns.append(policies * gamma[:, None])
-        keys += [(method, j, "incremental_cures") for j in range(len(capacities))]
-        if weight is not None:
-            columns.append(policies * (weight * gamma)[:, None])
-            keys += [(method, j, "incremental_value") for j in range(len(capacities))]
+        for quantity, outcome_value in quantities:
+            first = sum(block.shape[1] for block in columns)
+            if method == "dr":
+                gamma = pseudo_outcomes(outcome, arm, frame, "dr")
+                scale = 1.0 if quantity == "incremental_cures" else weight
+                columns.append(policies * (scale * gamma)[:, None])
+            else:
+                columns.append(_hajek_columns(policies, outcome_value, arm, frame["propensity"]))
+            keys += [(method, j, quantity) for j in range(len(capacities))]
+            estimators.append((method, first, len(capacities)))
     contributions = np.hstack(columns)
-    estimates = contributions.sum(axis=0)
     draws = _bootstrap_sums(contributions, groups, n_boot, random_state)
-    low, high = _interval(draws, confidence)
-    spread = draws.std(axis=0, ddof=1)
+    estimates = _policy_estimates(contributions.sum(axis=0)[None, :], estimators)[0]
+    replicates = _policy_estimates(draws, estimators)
+    with warnings.catch_warnings():
+        # An IPW estimate left NaN (an empty arm) stays NaN in its interval, without noise.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = _interval(replicates, confidence)
+        spread = np.nanstd(replicates, axis=0, ddof=1)
 
     records: dict[tuple[str, int], dict[str, object]] = {}
     for position, (method, j, quantity) in enumerate(keys):
