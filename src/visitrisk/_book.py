@@ -15,10 +15,16 @@ import pyarrow.compute as pc
 
 from visitrisk._grouped import sort_order
 from visitrisk._idcodes import encode_ids
-from visitrisk._problems import problem, raise_problems
 from visitrisk.contract import Portfolio
 from visitrisk.feature_catalog import VISIT_OUTCOMES
-from visitrisk.ledger import _NO_DAY, _days_of, _ledger_arrays, _settlement, _Table
+from visitrisk.ledger import (
+    _NO_DAY,
+    _days_of,
+    _ledger_arrays,
+    _raise_missing_dates,
+    _settlement,
+    _Table,
+)
 
 __all__: list[str] = []
 
@@ -265,18 +271,7 @@ def _ledger_input(
         if len(rows.day) and rows.day.max() == _NEVER:
             missing = rows.day == _NEVER
             loans = book.loans["loan_id"].to_numpy()[np.unique(rows.loan[missing])]
-            raise_problems(
-                [
-                    problem(
-                        table,
-                        column,
-                        "null",
-                        f"{table}: {int(missing.sum())} row(s) have no {column}.",
-                        count=int(missing.sum()),
-                        examples=loans[:5],
-                    )
-                ]
-            )
+            _raise_missing_dates(table, column, missing, loans)
     return installments, payments
 
 

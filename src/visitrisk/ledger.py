@@ -129,19 +129,26 @@ def _day_numbers(frame: pd.DataFrame, table: str, column: str, examples: _Exampl
     # NaT is the smallest int64: a minimum (no mask) tells whether any date is missing.
     if len(values) and values.view(np.int64).min() == _NO_DAY:
         missing = values.view(np.int64) == _NO_DAY
-        raise_problems(
-            [
-                problem(
-                    table,
-                    column,
-                    "null",
-                    f"{table}: {int(missing.sum())} row(s) have no {column}.",
-                    count=int(missing.sum()),
-                    examples=examples(missing),
-                )
-            ]
-        )
+        _raise_missing_dates(table, column, missing, examples(missing))
     return _days_of(values)
+
+
+def _raise_missing_dates(
+    table: str, column: str, missing: np.ndarray, examples: Sequence[Any]
+) -> None:
+    """Refuse rows without a date (``missing``), naming up to 5 ``examples`` (their ids)."""
+    raise_problems(
+        [
+            problem(
+                table,
+                column,
+                "null",
+                f"{table}: {int(missing.sum())} row(s) have no {column}.",
+                count=int(missing.sum()),
+                examples=examples[:5],
+            )
+        ]
+    )
 
 
 def _cents(
