@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from visitrisk import load_portfolio, simulate_portfolio
 from visitrisk.cli import app
+from visitrisk.measure import read_plan_folder
 from visitrisk.pipeline import REGISTERED_MODEL_NAME, run
 
 AS_OF = "2026-11-30"
@@ -171,6 +172,26 @@ def test_plan_command_replans_from_the_run_scores(cli_run, data_dir, tmp_path):
     original = pd.read_csv(out / "visit_plan.csv", dtype=str, encoding="utf-8-sig")
     # plan_id too: it hashes the staff's values, read as text here and typed in the run.
     pd.testing.assert_frame_equal(replanned, original[replanned.columns])
+    # What `visitrisk measure` reads back: the scoring run's as-of date and windows.
+    run_summary = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+    _, plan_summary = read_plan_folder(tmp_path)
+    for key in ("as_of", "treatment_window", "horizon"):
+        assert plan_summary[key] == run_summary[key]
+    assert plan_summary["plan"]["plan_id"] == replanned["plan_id"].iloc[0]
+
+
+def test_plan_command_from_scores_without_a_run_records_no_as_of(cli_run, data_dir, tmp_path):
+    _, out = cli_run
+    scores = tmp_path / "elsewhere" / "scores.parquet"
+    scores.parent.mkdir()
+    scores.write_bytes((out / "scores.parquet").read_bytes())
+    args = ["plan", str(scores), "--staff", str(data_dir / "staff.csv"), "--start", "2026-12-01"]
+    result = CliRunner().invoke(app, [*args, "--days", "10", "--out", str(tmp_path / "plan")])
+    assert result.exit_code == 0, result.output
+    _, plan_summary = read_plan_folder(tmp_path / "plan")
+    assert "as_of" not in plan_summary
+    assert "horizon" not in plan_summary
+    assert plan_summary["plan_days"] == 10
 
 
 def test_plan_command_reports_a_bad_staff_table(cli_run, tmp_path):

@@ -309,10 +309,16 @@ def plan(
 ) -> None:
     """Plan visits from a scores file and a staff table; write the plan and the reports.
 
-    Exit code 1 when the scores or the staff table are unusable (the problems are printed).
+    When the scores come from `visitrisk run` (its run_summary.json beside them), the
+    plan's run_summary.json repeats that run's as-of date, treatment window and cure
+    horizon, so `visitrisk measure` can later read them. Exit code 1 when the scores or the
+    staff table are unusable (the problems are printed).
     """
+    import json
+
     import pandas as pd
 
+    from visitrisk._atomic import write_atomic
     from visitrisk.contract import DataError
     from visitrisk.planning import PlanRules, plan_visits
     from visitrisk.report import write_reports
@@ -336,8 +342,20 @@ def plan(
     except DataError as error:
         _print_report({}, error.problems, error.warnings)
         raise typer.Exit(code=1) from None
-    outputs = write_reports(
-        visit_plan.plan, visit_plan.exclusions, visit_plan.summary, out, lang=lang
+    scoring_run = _scoring_run_settings(scores.parent / "run_summary.json")
+    report_summary = {**visit_plan.summary, **scoring_run}
+    outputs = write_reports(visit_plan.plan, visit_plan.exclusions, report_summary, out, lang=lang)
+    summary = {
+        **scoring_run,
+        "plan_start": start,
+        "plan_days": days,
+        "seed": seed,
+        "scores": str(scores),
+        "plan": visit_plan.summary,
+    }
+    outputs["run_summary"] = write_atomic(
+        out / "run_summary.json",
+        json.dumps(summary, indent=2, default=str, ensure_ascii=False).encode("utf-8"),
     )
     typer.echo(
         f"Planned {int((visit_plan.plan['arm'] == 'visit').sum()):,} visits "
@@ -346,6 +364,22 @@ def plan(
     )
     for name, path in outputs.items():
         typer.echo(f"{name:>15}: {path}")
+
+
+def _scoring_run_settings(path: Path) -> dict[str, object]:
+    """Return the as-of date and label windows of the run that wrote a scores file.
+
+    Empty when there is no readable run summary beside the scores (they came from
+    elsewhere); measuring such a plan then needs ``--plan-as-of`` and ``--horizon``.
+    """
+    import json
+
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    keys = ("as_of", "treatment_window", "horizon")
+    return {key: recorded[key] for key in keys if recorded.get(key) is not None}
 
 
 @app.command()
