@@ -41,6 +41,7 @@ import pandas as pd
 
 from bench._measure import write_result
 from bench._peers_learners import PEER_PACKAGES, Settings, adapters, library_status
+from visitrisk._learner_input import LGBM_CLASSIFIER_DEFAULTS
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS_DIR = REPO / "docs"
@@ -70,14 +71,11 @@ CLASSIFIER_GRID: dict[str, dict[str, Any]] = {
     },
 }
 #: Shared by every candidate: row and column subsampling, single-threaded, deterministic.
+#: They are visitrisk's own defaults (``visitrisk._learner_input``) without the size knobs.
 LIGHTGBM_COMMON: dict[str, Any] = {
-    "subsample": 0.8,
-    "subsample_freq": 1,
-    "colsample_bytree": 0.8,
-    "reg_lambda": 1.0,
-    "deterministic": True,
-    "force_row_wise": True,
-    "verbose": -1,
+    key: value
+    for key, value in LGBM_CLASSIFIER_DEFAULTS.items()
+    if key not in ("n_estimators", "learning_rate", "num_leaves", "min_child_samples")
 }
 #: The effect regressors (X learners' second stage, DR learners' final model) of every
 #: library: noisy targets, so shallow trees, large leaves and a strong L2 penalty.

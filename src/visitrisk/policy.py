@@ -254,17 +254,17 @@ def policy_value(
 
     visit_counts = [_visit_count(capacity, len(outcome)) for capacity in capacities]
     policies = np.column_stack([_top_k_share(score, count) for count in visit_counts])
-    quantities = [("incremental_cures", outcome.astype(float))]
+    # Each quantity: its outcome (for IPW) and the scale of the DR pseudo-outcome.
+    quantities = [("incremental_cures", outcome.astype(float), 1.0)]
     if weight is not None:
-        quantities.append(("incremental_value", weight * outcome))
+        quantities.append(("incremental_value", weight * outcome, weight))
+    dr_gamma = pseudo_outcomes(outcome, arm, frame, "dr") if "dr" in methods else None
     columns, keys, estimators = [], [], []
     for method in methods:
-        for quantity, outcome_value in quantities:
+        for quantity, outcome_value, scale in quantities:
             first = sum(block.shape[1] for block in columns)
             if method == "dr":
-                gamma = pseudo_outcomes(outcome, arm, frame, "dr")
-                scale = 1.0 if quantity == "incremental_cures" else weight
-                columns.append(policies * (scale * gamma)[:, None])
+                columns.append(policies * (scale * dr_gamma)[:, None])
             else:
                 columns.append(_hajek_columns(policies, outcome_value, arm, frame["propensity"]))
             keys += [(method, j, quantity) for j in range(len(capacities))]
